@@ -1,0 +1,5 @@
+import sys
+
+from skewguard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""The `skewguard` command line: parse, call, render, exit.
+
+Each subcommand lives in `skewguard.commands.<name>` and exposes `register(subparsers)`
+and `run(args) -> int`. Command modules import nothing heavy at module level (Feast takes
+seconds to import), so `skewguard --help` and a parquet-only `check` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from skewguard.errors import SkewguardError
+from skewguard.verdict import ExitCode
+
+__all__ = ["main", "build_parser"]
+
+# Order here is the order in `--help`.
+COMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skewguard",
+        description="Feature store plus training-serving skew detector.",
+        epilog="Exit codes: 0 pass or warn, 1 block, 2 could not evaluate, 3 retrain.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"skewguard.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SkewguardError as err:
+        print(f"skewguard {args.command}: error: {err}", file=sys.stderr)
+        return int(ExitCode.CANNOT_EVALUATE)
+    except KeyboardInterrupt:
+        print(f"skewguard {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
