@@ -18,7 +18,14 @@ from skewguard.verdict import ExitCode
 __all__ = ["main", "build_parser"]
 
 # Order here is the order in `--help`.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "generate",
+    "apply",
+    "materialize",
+    "snapshot",
+    "lookup",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

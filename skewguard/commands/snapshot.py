@@ -1,0 +1,48 @@
+"""`skewguard snapshot`: point-in-time training data plus manifest for a feature service."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from skewguard.commands._common import add_repo_args, utc_time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snapshot", help="build a training snapshot (parquet + manifest)")
+    add_repo_args(p)
+    p.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="entity/label frame: parquet or CSV with the join keys and a UTC event_timestamp",
+    )
+    p.add_argument("--out", required=True, type=Path, help="snapshot folder to write")
+    p.add_argument("--since", type=utc_time, default=None, help="keep labels at or after this time")
+    p.add_argument("--until", type=utc_time, default=None, help="keep labels before this time")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing snapshot folder")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from skewguard.repo import open_store
+    from skewguard.snapshot import build_snapshot, filter_time_window, read_labels
+
+    labels = read_labels(args.labels)
+    labels = filter_time_window(labels, args.since, args.until, where=str(args.labels))
+    result = build_snapshot(
+        open_store(args.repo),
+        args.feature_service,
+        labels,
+        args.out,
+        overwrite=args.overwrite,
+        where=str(args.labels),
+    )
+    m = result.manifest
+    print(
+        f"snapshot {result.path}: {result.rows:,} rows, {len(m['features'])} features, "
+        f"{m['time_range']['start']} .. {m['time_range']['end']}"
+    )
+    print(f"  rows with no feature value inside the TTL: {result.rows_without_features:,}")
+    print(f"  content hash: {m['content_hash']}")
+    return 0

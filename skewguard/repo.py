@@ -1,0 +1,143 @@
+"""Finding, opening and applying the Feast feature repo.
+
+Feast is imported inside functions only: importing it takes seconds, and most
+skewguard commands (a check from parquet files, `--help`) never need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skewguard.errors import FeatureRepoError, OnlineStoreError
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+__all__ = [
+    "DEFAULT_REDIS",
+    "REDIS_ENV",
+    "REPO_ENV",
+    "find_repo",
+    "open_store",
+    "apply_repo",
+    "get_feature_service",
+    "data_dir",
+    "raise_redis_unreachable",
+]
+
+REDIS_ENV = "SKEWGUARD_REDIS"
+DEFAULT_REDIS = "127.0.0.1:6379"
+REPO_ENV = "SKEWGUARD_REPO"
+
+
+def find_repo(repo: str | Path | None = None) -> Path:
+    """The feature repo folder: the argument, else $SKEWGUARD_REPO, else ./feature_repo."""
+    candidate = Path(repo or os.environ.get(REPO_ENV) or "feature_repo").resolve()
+    if not (candidate / "feature_store.yaml").is_file():
+        raise FeatureRepoError(
+            "no feature_store.yaml found",
+            where=str(candidate),
+            hint="pass --repo PATH to the folder that holds feature_store.yaml "
+            f"(or set {REPO_ENV})",
+        )
+    return candidate
+
+
+def data_dir(repo: Path) -> Path:
+    """Where generated sources, the registry and serving logs live."""
+    return repo / "data"
+
+
+def open_store(repo: str | Path | None = None) -> FeatureStore:
+    """A FeatureStore for the repo, with the Redis connection string defaulted."""
+    path = find_repo(repo)
+    # feature_store.yaml reads the connection string from the environment
+    # (Feast runs it through os.path.expandvars, which has no default syntax).
+    os.environ.setdefault(REDIS_ENV, DEFAULT_REDIS)
+    from feast import FeatureStore
+
+    try:
+        return FeatureStore(repo_path=str(path))
+    except Exception as err:  # Feast raises many types for a bad yaml
+        raise FeatureRepoError(
+            f"cannot load the feature repo: {err}",
+            where=str(path / "feature_store.yaml"),
+            hint="fix the file; `feast plan` in that folder shows Feast's own diagnosis",
+        ) from err
+
+
+@contextlib.contextmanager
+def _inside_repo(path: Path) -> Iterator[None]:
+    # Feast imports the repo's .py files by module name relative to the current
+    # directory, so parsing must run from the repo with the repo on sys.path. The
+    # modules have generic names (entities, feature_views): drop any cached copy from
+    # another repo so paths computed from __file__ are this repo's.
+    for py in path.glob("*.py"):
+        sys.modules.pop(py.stem, None)
+    previous_cwd = Path.cwd()
+    sys.path.insert(0, str(path))
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous_cwd)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(path))
+
+
+def apply_repo(repo: str | Path | None = None) -> FeatureStore:
+    """`feast apply` in-process: register the repo's objects and create online tables."""
+    path = find_repo(repo)
+    store = open_store(path)
+    data_dir(path).mkdir(parents=True, exist_ok=True)
+    from feast.repo_operations import parse_repo
+
+    with _inside_repo(path):
+        contents = parse_repo(path)
+    objects = [
+        *contents.entities,
+        *contents.data_sources,
+        *contents.feature_views,
+        *contents.on_demand_feature_views,
+        *contents.feature_services,
+    ]
+    try:
+        store.apply(objects)
+    except Exception as err:
+        _raise_if_redis_down(err)
+        raise
+    return store
+
+
+def get_feature_service(store: FeatureStore, name: str) -> FeatureService:
+    """The named feature service, or an error listing the ones that exist."""
+    services = {fs.name: fs for fs in store.list_feature_services()}
+    if name not in services:
+        known = ", ".join(sorted(services)) or "none (run `skewguard apply` first)"
+        raise FeatureRepoError(
+            f"no feature service named {name!r}",
+            where=str(store.repo_path),
+            hint=f"choose one of: {known}",
+        )
+    return services[name]
+
+
+def _raise_if_redis_down(err: BaseException) -> None:
+    import redis
+
+    if isinstance(err, redis.exceptions.ConnectionError):
+        raise_redis_unreachable(err)
+
+
+def raise_redis_unreachable(err: BaseException) -> None:
+    target = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
+    raise OnlineStoreError(
+        f"Redis is unreachable: {err}",
+        where=target,
+        hint=f"start redis-server there, or set {REDIS_ENV}=host:port to a running one",
+    ) from err
