@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from skewguard.errors import SkewguardError
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Feast warns on every on-demand view use; the CLI's users cannot act on it.
+    warnings.filterwarnings("ignore", message="On demand feature view is an experimental")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -9,6 +9,7 @@ port, points $SKEWGUARD_REDIS at it, and stops it by its pid at the end.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import socket
@@ -57,10 +58,17 @@ def _host_port(connection_string: str) -> tuple[str, int]:
 def redis_answers(connection_string: str | None = None, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at the connection string's address."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     host, port = _host_port(connection_string or redis_target())
+    # A probe: one attempt, no retries with backoff (redis-py retries by default).
     client = redis.Redis(
-        host=host, port=port, socket_connect_timeout=timeout, socket_timeout=timeout
+        host=host,
+        port=port,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         return bool(client.ping())
@@ -189,9 +197,12 @@ def _online_call(action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         ) from err
 
 
-def materialize(store: FeatureStore, start: datetime, end: datetime) -> None:
+def materialize(store: FeatureStore, start: datetime, end: datetime, *, quiet: bool = True) -> None:
     """Load the latest values in [start, end] of every batch view into Redis."""
-    _online_call("materialize", store.materialize, start_date=start, end_date=end)
+    # Feast prints coloured progress to stdout; keep our own output readable.
+    sink = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
+    with sink:
+        _online_call("materialize", store.materialize, start_date=start, end_date=end)
 
 
 def lookup(
@@ -208,4 +219,12 @@ def lookup(
         entity_rows=[dict(row) for row in entity_rows],
         full_feature_names=True,
     )
-    return dict(response.to_dict())
+    columns = response.to_dict()
+    # Feast's response does not keep the declared order: restore keys, then features.
+    declared = [
+        f"{projection.name_to_use()}__{feature.name}"
+        for projection in service.feature_view_projections
+        for feature in projection.features
+    ]
+    order = [k for k in columns if k not in declared] + [k for k in declared if k in columns]
+    return {name: columns[name] for name in order}
