@@ -22,8 +22,9 @@ def customer_product_fit(inputs: pd.DataFrame) -> pd.DataFrame:
     aov = inputs["avg_order_value"].astype("float64").where(lambda v: v != 0)
     discount = inputs["discount"].astype("float64").fillna(0.0)
     out["price_vs_aov"] = inputs["price"].astype("float64") * (1.0 - discount) / aov
-    out["category_match"] = [
-        category is not None and recent is not None and category in list(recent)
-        for category, recent in zip(inputs["category"], inputs["recent_categories"], strict=True)
-    ]
+    # Is the product's category among the shopper's recent ones? Vectorised: one row per
+    # (request, recent category), compared, then any() per request.
+    recent = inputs["recent_categories"].explode()
+    hits = recent.eq(inputs["category"].reindex(recent.index)) & recent.notna()
+    out["category_match"] = hits.groupby(level=0).any().reindex(inputs.index, fill_value=False)
     return out

@@ -50,6 +50,7 @@ __all__ = [
     "validate_labels",
     "read_manifest",
     "filter_time_window",
+    "point_in_time_features",
 ]
 
 MANIFEST_NAME = "manifest.json"
@@ -147,11 +148,14 @@ def _entity_frame(spec: ServiceSpec, labels: pa.Table) -> pd.DataFrame:
     return entity_df
 
 
-def _view_features(
-    store: FeatureStore, entity_df: pd.DataFrame, view: str, features: list[FeatureSpec]
-) -> pa.Table:
-    """One batch view's point-in-time values, one row per label row, in label order."""
-    refs = [f"{view}:{f.feature}" for f in features]
+def _retrieve(
+    store: FeatureStore, entity_df: pd.DataFrame, features: list[FeatureSpec], where: str
+) -> tuple[pa.Table, bool]:
+    """Point-in-time values of batch features, one row per entity row, in entity order.
+
+    Rows Feast did not return come back as nulls; the flag says whether any were dropped.
+    """
+    refs = [f"{f.view}:{f.feature}" for f in features]
     try:
         result = store.get_historical_features(
             entity_df=entity_df, features=refs, full_feature_names=True
@@ -159,41 +163,54 @@ def _view_features(
     except Exception as err:
         raise SkewguardError(
             f"Feast could not retrieve historical features: {type(err).__name__}: {err}",
-            where=f"feature view {view!r}",
+            where=where,
             hint="check that `skewguard apply` ran and that the parquet sources exist",
         ) from err
-    positions = np.full(len(entity_df), -1, dtype=np.int64)
-    positions[result.column(_ROW_ID).to_numpy()] = np.arange(result.num_rows, dtype=np.int64)
-    take = pa.array(positions, mask=positions < 0)
-    return pa.table(
-        {f.column: _cast(result.column(f.column).take(take), f.arrow_type) for f in features},
-        schema=pa.schema([pa.field(f.column, f.arrow_type) for f in features]),
-    )
+    row_ids = result.column(_ROW_ID).to_numpy()
+    if result.num_rows == len(entity_df) and (row_ids == np.arange(len(row_ids))).all():
+        take = None  # every row, already in order (skewguard's ASOF store)
+    else:
+        positions = np.full(len(entity_df), -1, dtype=np.int64)
+        positions[row_ids] = np.arange(result.num_rows, dtype=np.int64)
+        take = pa.array(positions, mask=positions < 0)
+    columns = {}
+    for f in features:
+        column = result.column(f.column)
+        columns[f.column] = _cast(column if take is None else column.take(take), f.arrow_type)
+    schema = pa.schema([pa.field(f.column, f.arrow_type) for f in features])
+    return pa.table(columns, schema=schema), result.num_rows < len(entity_df)
 
 
-def _feature_table(store: FeatureStore, spec: ServiceSpec, labels: pa.Table) -> pa.Table:
+def point_in_time_features(store: FeatureStore, spec: ServiceSpec, labels: pa.Table) -> pa.Table:
     """All features of the service for every label row, in label order.
 
-    Feast drops a row whenever any one view has no value inside its TTL, losing the
-    other views' values too. Retrieving each batch view on its own keeps every value
-    that exists; on-demand views are then computed with their own transformation.
+    `labels` holds the join keys and a UTC `event_timestamp`. Feast's file store drops a
+    row whenever any one view has no value inside its TTL, losing the other views'
+    values too; when that happens each batch view is retrieved on its own, which keeps
+    every value that exists. On-demand views are then computed with their own
+    transformation.
     """
     entity_df = _entity_frame(spec, labels)
-    by_view: dict[str, list[FeatureSpec]] = {}
-    for feature in spec.features:
-        by_view.setdefault(feature.view, []).append(feature)
-    columns: dict[str, pa.ChunkedArray] = {}
-    for view, features in by_view.items():
-        if not features[0].on_demand:
-            table = _view_features(store, entity_df, view, features)
-            columns.update(zip(table.column_names, table.columns, strict=True))
-    batch = pa.table(columns)
-    for view, features in by_view.items():
-        if features[0].on_demand:
-            transformed = store.get_on_demand_feature_view(view).transform_arrow(
-                batch, full_feature_names=True
+    batch = [f for f in spec.features if not f.on_demand]
+    table, dropped = _retrieve(store, entity_df, batch, where=f"feature service {spec.name!r}")
+    if dropped:
+        columns: dict[str, pa.ChunkedArray] = {}
+        for view in dict.fromkeys(f.view for f in batch):
+            part, _ = _retrieve(
+                store,
+                entity_df,
+                [f for f in batch if f.view == view],
+                where=f"feature view {view!r}",
             )
-            for f in features:
+            columns.update(zip(part.column_names, part.columns, strict=True))
+        table = pa.table([columns[f.column] for f in batch], schema=table.schema)
+    columns = dict(zip(table.column_names, table.columns, strict=True))
+    for view in dict.fromkeys(f.view for f in spec.features if f.on_demand):
+        transformed = store.get_on_demand_feature_view(view).transform_arrow(
+            table, full_feature_names=True
+        )
+        for f in spec.features:
+            if f.view == view:
                 columns[f.column] = _cast(transformed.column(f.column), f.arrow_type)
     return pa.table([columns[f.column] for f in spec.features], schema=spec.arrow_schema())
 
@@ -266,7 +283,7 @@ def build_snapshot(
     target = Path(out)
 
     with _atomic_folder(target, overwrite=overwrite) as scratch:
-        features = _feature_table(store, spec, table)
+        features = point_in_time_features(store, spec, table)
         data = table
         for field, column in zip(features.schema, features.columns, strict=True):
             data = data.append_column(field, column)
