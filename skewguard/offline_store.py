@@ -222,3 +222,46 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
                 max_event_timestamp=pd.Timestamp(pa.compute.max(ts).as_py()).to_pydatetime(),
             ),
         )
+
+
+def point_in_time_event_times(
+    config: RepoConfig, views: list[FeatureView], entity: pa.Table, timestamp_column: str
+) -> dict[str, np.ndarray]:
+    """Per view, the event time (int64 µs, -1 for none) of the row a point-in-time join picks.
+
+    Feast's API returns feature values only; replay also needs to know *which* offline row
+    was picked, to tell a stale online value from a wrong one. Same ASOF semantics as
+    `get_historical_features` above, TTL included.
+    """
+    ts = entity.column(timestamp_column)
+    probe = pa.table(
+        {
+            **{
+                name: entity.column(name)
+                for name in entity.column_names
+                if name != timestamp_column
+            },
+            "__event_ts": ts.cast(pa.timestamp("us", tz="UTC")),
+        }
+    )
+    out: dict[str, np.ndarray] = {}
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("entity", probe)
+        for view in views:
+            cte, join, _ = _view_select(view, [], config, "v", full_feature_names=True)
+            ttl = int(view.ttl.total_seconds()) if view.ttl else None
+            fresh = f"(e.__event_ts - v.__ts) <= INTERVAL '{ttl} seconds'" if ttl else "TRUE"
+            sql = (
+                f"WITH {cte} SELECT CASE WHEN {fresh} THEN epoch_us(v.__ts) END AS t "
+                f"FROM (SELECT *, row_number() OVER () - 1 AS {_ROW} FROM entity) e {join} "
+                f"ORDER BY e.{_ROW}"
+            )
+            times = con.sql(sql).to_arrow_table().column("t")
+            out[view.projection.name_to_use()] = np.asarray(
+                pa.compute.fill_null(times, -1).to_numpy(), dtype=np.int64
+            )
+    finally:
+        con.close()
+    return out

@@ -30,6 +30,7 @@ class FeatureSpec:
     arrow_type: pa.DataType
     on_demand: bool
     ttl: timedelta | None  # None: on-demand, or a view without TTL
+    inputs: tuple[str, ...] = ()  # on-demand only: the feature columns it is computed from
 
     def to_manifest(self) -> dict[str, str]:
         return {
@@ -70,6 +71,7 @@ def describe_service(store: FeatureStore, name: str) -> ServiceSpec:
 
     service = get_feature_service(store, name)
     batch_views = {fv.name: fv for fv in store.list_feature_views()}
+    on_demand = {v.name: v for v in store.list_on_demand_feature_views()}
     features: list[FeatureSpec] = []
     join_keys: list[str] = []
     for projection in service.feature_view_projections:
@@ -80,6 +82,14 @@ def describe_service(store: FeatureStore, name: str) -> ServiceSpec:
                 if key not in join_keys:
                     join_keys.append(key)
         ttl = batch.ttl if batch is not None and batch.ttl else None
+        inputs: tuple[str, ...] = ()
+        if projection.name in on_demand:
+            sources = on_demand[projection.name].source_feature_view_projections.values()
+            inputs = tuple(
+                feature_column(source.name_to_use(), f.name)
+                for source in sources
+                for f in source.features
+            )
         for field in projection.features:
             features.append(
                 FeatureSpec(
@@ -90,6 +100,7 @@ def describe_service(store: FeatureStore, name: str) -> ServiceSpec:
                     arrow_type=feast_value_type_to_pa(field.dtype.to_value_type()),
                     on_demand=batch is None,
                     ttl=ttl,
+                    inputs=inputs,
                 )
             )
     return ServiceSpec(
