@@ -18,7 +18,7 @@ from skewguard.verdict import ExitCode
 __all__ = ["main", "build_parser"]
 
 # Order here is the order in `--help`.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("check",)
 
 
 def build_parser() -> argparse.ArgumentParser:
