@@ -359,7 +359,10 @@ def compare_schema(training_type: str | None, serving_type: str | None) -> Measu
     elif training_type is None:
         state, detail = SchemaState.MISSING_IN_TRAINING, f"training -, serving {serving_type}"
     elif training_type != serving_type:
-        state, detail = SchemaState.TYPE_CHANGED, f"training {training_type}, serving {serving_type}"
+        state, detail = (
+            SchemaState.TYPE_CHANGED,
+            f"training {training_type}, serving {serving_type}",
+        )
     else:
         state, detail = SchemaState.OK, training_type
     return Measurement(check=CheckName.SCHEMA, value=str(state), detail=detail)

@@ -189,6 +189,13 @@ def _validate_rules(raw: Mapping[str, Any], path: str, source: str) -> None:
                     )
                 if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
                     raise _fail(f"{rpath}.{key} must be a number >= 0", source, f"got {v!r}")
+        warn, threshold = rule.get("warn_threshold"), rule.get("threshold")
+        if warn is not None and threshold is not None and warn > threshold:
+            raise _fail(
+                f"{rpath}.warn_threshold {warn} exceeds threshold {threshold}",
+                source,
+                "the warn band sits below the action threshold",
+            )
 
 
 def _validate(raw: Mapping[str, Any], source: str) -> None:
@@ -234,11 +241,9 @@ def _build_rules(raw: Mapping[str, Any], path: str, source: str) -> Rules:
         if check is not CheckName.SCHEMA and threshold is None:
             raise _fail(f"{path}.checks.{check}.threshold is missing", source, "set a number")
         if warn is not None and threshold is not None and warn > threshold:
-            raise _fail(
-                f"{path}.checks.{check}.warn_threshold {warn} exceeds threshold {threshold}",
-                source,
-                "the warn band sits below the action threshold",
-            )
+            # Only reachable through inheritance (a lowered threshold under a default warn
+            # band); a table that sets both inconsistently is rejected in validation.
+            warn = None
         checks[check] = CheckRule(
             action=Action(rule.get("action", "warn")),
             threshold=float(threshold) if threshold is not None else None,

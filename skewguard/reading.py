@@ -187,8 +187,7 @@ def open_parquet(path: Path, files: Sequence[Path] | None = None) -> ParquetSour
                 merged[field.name] = field
             elif type_name(known.type) != type_name(field.type):
                 raise InputError(
-                    f"column {field.name!r} is {field.type} here but {known.type} in "
-                    "earlier files",
+                    f"column {field.name!r} is {field.type} here but {known.type} in earlier files",
                     where=str(file),
                     hint="files of one input must share a schema; check them separately",
                 )

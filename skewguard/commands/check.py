@@ -116,9 +116,7 @@ def check(training_path: Path, serving_path: Path, policy: Policy) -> Report:
         t_type = training.declared_type(name) if name in training_names else None
         if t_type is None and t_profile is not None:
             t_type = t_profile.spec.arrow_type
-        s_type = (
-            type_name(serving.data.schema.field(name).type) if name in serving_names else None
-        )
+        s_type = type_name(serving.data.schema.field(name).type) if name in serving_names else None
         comparisons.append(
             compare_feature(
                 name,
