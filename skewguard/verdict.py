@@ -23,7 +23,7 @@ class Verdict(enum.StrEnum):
         return _SEVERITY[self]
 
     @classmethod
-    def worst(cls, verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
+    def worst(cls, verdicts: "list[Verdict] | tuple[Verdict, ...]") -> "Verdict":
         return max(verdicts, key=lambda v: v.severity, default=cls.PASS)
 
 

@@ -22,9 +22,7 @@ def test_help_lists_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_help_does_not_import_feast() -> None:
-    code = (
-        "import sys; from skewguard import cli; cli.build_parser(); print('feast' in sys.modules)"
-    )
+    code = "import sys; from skewguard import cli; cli.build_parser(); print('feast' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
