@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 # Order here is the order in `--help`.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "check",
     "generate",
     "apply",
     "materialize",

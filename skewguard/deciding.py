@@ -1,0 +1,230 @@
+"""Turn measurements into verdicts under a policy. Pure functions, no I/O.
+
+Per check: too few rows or values on either side (below the policy's `min_rows`) gives
+`insufficient_data`; otherwise |value| above the threshold takes the check's action and
+|value| above the warn threshold warns. A schema mismatch takes its action directly. On a
+critical feature, warn and retrain escalate as the policy's `[critical]` table says.
+A feature's verdict is the worst of its checks; the run's verdict is the worst of its
+features (`Verdict.worst`: insufficient data outranks block, so an unevaluated feature is
+never reported as a pass).
+
+`decide` takes extra per-feature measurements (`extra`) and a per-feature `joined` section,
+so comparisons added later, such as the joined replay of logged keys, are judged by the
+same policy and land in the same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from skewguard.comparing import CheckName, FeatureComparison, Measurement, SchemaState, Subject
+from skewguard.policy import Action, CheckRule, Policy
+from skewguard.verdict import Verdict
+
+__all__ = ["CheckResult", "FeatureResult", "Decision", "judge", "decide_feature", "decide"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str  # a CheckName value (kept as text so later checks need no enum here)
+    subject: str
+    value: float | str | None
+    threshold: float | None
+    warn_threshold: float | None
+    verdict: Verdict
+    action: Action
+    training: float | None = None
+    serving: float | None = None
+    n_training: int | None = None
+    n_serving: int | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "subject": self.subject,
+            "value": self.value,
+            "threshold": self.threshold,
+            "warn_threshold": self.warn_threshold,
+            "verdict": str(self.verdict),
+            "action": str(self.action),
+            "training": self.training,
+            "serving": self.serving,
+            "n_training": self.n_training,
+            "n_serving": self.n_serving,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            check=str(d["check"]),
+            subject=str(d.get("subject", Subject.VALUE)),
+            value=d["value"],
+            threshold=d.get("threshold"),
+            warn_threshold=d.get("warn_threshold"),
+            verdict=Verdict(d["verdict"]),
+            action=Action(d["action"]),
+            training=d.get("training"),
+            serving=d.get("serving"),
+            n_training=d.get("n_training"),
+            n_serving=d.get("n_serving"),
+            detail=d.get("detail"),
+        )
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    name: str
+    kind: str | None  # numeric | categorical | bool | array; None when absent from training
+    verdict: Verdict
+    critical: bool
+    training_type: str | None
+    serving_type: str | None
+    rows_training: int
+    rows_serving: int
+    checks: tuple[CheckResult, ...]
+    distribution: Mapping[str, Any] | None = None
+    joined: Mapping[str, Any] | None = None
+
+    def failing(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.verdict is not Verdict.PASS]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "verdict": str(self.verdict),
+            "critical": self.critical,
+            "training_type": self.training_type,
+            "serving_type": self.serving_type,
+            "rows": {"training": self.rows_training, "serving": self.rows_serving},
+            "checks": [c.to_dict() for c in self.checks],
+            "distribution": self.distribution,
+            "joined": self.joined,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FeatureResult:
+        return cls(
+            name=str(d["name"]),
+            kind=d.get("kind"),
+            verdict=Verdict(d["verdict"]),
+            critical=bool(d.get("critical", False)),
+            training_type=d.get("training_type"),
+            serving_type=d.get("serving_type"),
+            rows_training=int(d["rows"]["training"]),
+            rows_serving=int(d["rows"]["serving"]),
+            checks=tuple(CheckResult.from_dict(c) for c in d["checks"]),
+            distribution=d.get("distribution"),
+            joined=d.get("joined"),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    features: tuple[FeatureResult, ...]
+
+    def insufficient(self) -> list[tuple[str, CheckResult]]:
+        return [
+            (f.name, c)
+            for f in self.features
+            for c in f.checks
+            if c.verdict is Verdict.INSUFFICIENT_DATA
+        ]
+
+
+def _exceeds(value: float, threshold: float | None) -> bool:
+    return threshold is not None and abs(value) > threshold
+
+
+def judge(m: Measurement, rule: CheckRule, min_rows: int) -> CheckResult:
+    """The verdict on one measurement under one rule."""
+    detail = m.detail
+    if m.check is CheckName.SCHEMA:
+        verdict = Verdict.PASS if m.value == SchemaState.OK else rule.action.verdict
+    elif any(n is not None and n < min_rows for n in (m.n_training, m.n_serving)):
+        verdict = Verdict.INSUFFICIENT_DATA
+        sizes = f"training {m.n_training}, serving {m.n_serving}"
+        detail = f"{sizes} < min_rows {min_rows}" + (f"; {detail}" if detail else "")
+    elif m.value is None or isinstance(m.value, str):
+        verdict = Verdict.PASS
+    elif _exceeds(m.value, rule.threshold):
+        verdict = rule.action.verdict
+    elif _exceeds(m.value, rule.warn_threshold):
+        verdict = Verdict.WARN
+    else:
+        verdict = Verdict.PASS
+    return CheckResult(
+        check=str(m.check),
+        subject=str(m.subject),
+        value=m.value,
+        threshold=rule.threshold,
+        warn_threshold=rule.warn_threshold,
+        verdict=verdict,
+        action=rule.action,
+        training=m.training,
+        serving=m.serving,
+        n_training=m.n_training,
+        n_serving=m.n_serving,
+        detail=detail,
+    )
+
+
+def decide_feature(
+    comparison: FeatureComparison,
+    policy: Policy,
+    *,
+    extra: Sequence[Measurement] = (),
+    joined: Mapping[str, Any] | None = None,
+) -> FeatureResult:
+    """Judge one feature's measurements (plus any `extra` ones) under `policy`."""
+    rules = policy.rules_for(comparison.name)
+    critical = policy.is_critical(comparison.name)
+    results = []
+    for m in (*comparison.measurements, *extra):
+        result = judge(m, rules.rule(m.check), rules.min_rows)
+        if critical:
+            escalated = policy.escalation.apply(result.verdict)
+            if escalated is not result.verdict:
+                note = f"critical: {result.verdict} escalated to {escalated}"
+                result = _replace_verdict(result, escalated, note)
+        results.append(result)
+    return FeatureResult(
+        name=comparison.name,
+        kind=str(comparison.kind) if comparison.kind is not None else None,
+        verdict=Verdict.worst([r.verdict for r in results]),
+        critical=critical,
+        training_type=comparison.training_type,
+        serving_type=comparison.serving_type,
+        rows_training=comparison.rows_training,
+        rows_serving=comparison.rows_serving,
+        checks=tuple(results),
+        distribution=comparison.distribution,
+        joined=joined,
+    )
+
+
+def _replace_verdict(result: CheckResult, verdict: Verdict, note: str) -> CheckResult:
+    detail = note + (f"; {result.detail}" if result.detail else "")
+    return replace(result, verdict=verdict, detail=detail)
+
+
+def decide(
+    comparisons: Sequence[FeatureComparison],
+    policy: Policy,
+    *,
+    extra: Mapping[str, Sequence[Measurement]] | None = None,
+    joined: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Decision:
+    """Judge every feature; the run's verdict is the worst feature verdict."""
+    extra = extra or {}
+    joined = joined or {}
+    features = tuple(
+        decide_feature(c, policy, extra=extra.get(c.name, ()), joined=joined.get(c.name))
+        for c in comparisons
+    )
+    return Decision(verdict=Verdict.worst([f.verdict for f in features]), features=features)

@@ -1,0 +1,78 @@
+"""The JSON report: versioned shape, every check recorded, lossless to_dict/from_dict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from check_fixtures import write_serving, write_training
+
+from skewguard.commands.check import check
+from skewguard.policy import load_policy
+from skewguard.report import Report, read_json, render_summary, write_json
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    root = tmp_path_factory.mktemp("report")
+    write_training(root / "train", 3_000)
+    write_serving(root / "logs", 3_000, parts=2)
+    return check(root / "train", root / "logs", load_policy(None))
+
+
+def test_top_level_shape(report: Report) -> None:
+    d = report.to_dict()
+    assert d["schema_version"] == 1
+    assert d["verdict"] == "pass" and d["exit_code"] == 0
+    assert set(d) >= {"generated_at", "inputs", "sample_sizes", "policy", "summary", "features"}
+    assert d["inputs"]["serving"] == {
+        "path": d["inputs"]["serving"]["path"],
+        "rows": 3000,
+        "files": 2,
+    }
+    assert d["inputs"]["training"]["from_reference_profile"] is False
+    assert d["summary"]["pass"] == len(d["features"])
+    assert d["policy"]["defaults"]["checks"]["psi"]["threshold"] == 0.25
+
+
+def test_every_check_is_recorded_with_its_threshold(report: Report) -> None:
+    price = report.to_dict()["features"][3]
+    assert price["name"] == "product_stats__price" and price["kind"] == "numeric"
+    checks = {c["check"]: c for c in price["checks"]}
+    assert set(checks) == {
+        "schema", "null_rate", "missing_online_rate", "nan_rate", "pos_inf_rate",
+        "neg_inf_rate", "integer_rate", "psi", "js_distance", "ks_statistic",
+        "wasserstein_norm",
+    }  # fmt: skip
+    assert all(c["verdict"] == "pass" for c in checks.values())
+    assert checks["psi"]["threshold"] == 0.25 and checks["psi"]["value"] >= 0
+    assert price["joined"] is None
+
+
+def test_distribution_sections_are_renderable(report: Report) -> None:
+    features = {f["name"]: f for f in report.to_dict()["features"]}
+    hist = features["product_stats__price"]["distribution"]
+    assert hist["kind"] == "histogram"
+    assert len(hist["training"]) == len(hist["serving"]) == len(hist["edges"]) + 1
+    cats = features["product_stats__category"]["distribution"]
+    assert cats["kind"] == "categories" and cats["labels"][-2:] == ["other", "null"]
+    assert len(cats["training"]) == len(cats["labels"])
+    arr = features["customer_stats__recent_views"]["distribution"]
+    assert arr["kind"] == "array" and arr["length"]["kind"] == "histogram"
+
+
+def test_round_trip_through_json(report: Report, tmp_path: Path) -> None:
+    write_json(report, tmp_path / "r.json")
+    again = read_json(tmp_path / "r.json")
+    assert again.to_dict() == json.loads((tmp_path / "r.json").read_text())
+    assert again.verdict == report.verdict and again.features[0].name == report.features[0].name
+
+
+def test_summary_names_the_verdict(report: Report) -> None:
+    assert render_summary(report).startswith("skewguard check: PASS (exit 0)")
+
+
+def test_unknown_schema_version_is_refused() -> None:
+    with pytest.raises(ValueError, match="schema_version"):
+        Report.from_dict({"schema_version": 2})
