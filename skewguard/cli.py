@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS: tuple[str, ...] = (
     "demo",
     "check",
+    "replay",
     "generate",
     "apply",
     "materialize",

@@ -86,6 +86,7 @@ class CheckName(enum.StrEnum):
     LINF_DISTANCE = "linf_distance"
     KS_STATISTIC = "ks_statistic"
     WASSERSTEIN_NORM = "wasserstein_norm"
+    JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
 
 
 class Subject(enum.StrEnum):

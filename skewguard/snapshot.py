@@ -6,6 +6,7 @@ a feature service over an entity/label frame and writes a folder:
     <out>/data.parquet        the label frame, in its order, plus `<view>__<feature>` columns
     <out>/manifest.json       feature service, features and types, time range, row count,
                               rows without features, Feast version, content hash
+    <out>/reference_profile.json  the training side of `skewguard check`, precomputed
 
 Feast's file offline store drops entity rows that have no feature row inside the TTL and
 re-sorts its output. The snapshot carries a row id through Feast and puts every requested
@@ -319,6 +320,11 @@ def build_snapshot(
             "data_file": DATA_NAME,
             "reference_profile": None,
         }
+        (scratch / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        # The reference profile travels with the snapshot: a check then needs only it.
+        from skewguard.profiling import write_reference_profile
+
+        manifest["reference_profile"] = write_reference_profile(scratch).name
         (scratch / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
 
     return SnapshotResult(

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["register", "run", "check"]
 
 if TYPE_CHECKING:
+    from skewguard.comparing import Measurement
     from skewguard.policy import Policy
+    from skewguard.replay import ReplayResult
     from skewguard.report import Report
 
 
@@ -51,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "./pyproject.toml, then the shipped default)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    from skewguard.commands.replay import add_replay_args
+
+    add_replay_args(parser, for_check=True)
     parser.set_defaults(run=run)
 
 
@@ -61,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
 
     policy_path = args.policy if args.policy is not None else find_policy(Path.cwd())
     policy = load_policy(policy_path)
-    report = check(args.training, args.serving, policy)
+    replayed = None
+    if args.replay:
+        from skewguard.commands.replay import replay_from_args
+
+        replayed = replay_from_args(args, training=args.training)
+    report = check(args.training, args.serving, policy, replayed=replayed)
     if args.json is not None:
         write_json(report, args.json)
     print(render_summary(report))
@@ -76,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
     return int(exit_code_for(report.verdict))
 
 
-def check(training_path: Path, serving_path: Path, policy: Policy) -> Report:
+def check(
+    training_path: Path,
+    serving_path: Path,
+    policy: Policy,
+    *,
+    replayed: ReplayResult | None = None,
+) -> Report:
     """Read, profile, compare and decide: the whole check as one call, returning the report.
 
     Uses the snapshot's stored reference profile when it has one, so the raw training data
@@ -128,7 +144,8 @@ def check(training_path: Path, serving_path: Path, policy: Policy) -> Report:
                 rows_serving=observed.rows,
             )
         )
-    decision = decide(comparisons, policy)
+    extra, joined = _joined_checks(replayed)
+    decision = decide(comparisons, policy, extra=extra, joined=joined)
     manifest = training.manifest
     inputs: dict[str, Any] = {
         "training": {
@@ -147,3 +164,28 @@ def check(training_path: Path, serving_path: Path, policy: Policy) -> Report:
     return build_report(
         decision, inputs=inputs, policy=policy.to_dict(), skewguard_version=__version__
     )
+
+
+def _joined_checks(
+    replayed: ReplayResult | None,
+) -> tuple[dict[str, list[Measurement]], dict[str, dict[str, Any]]]:
+    """Replay results as `joined_mismatch_rate` measurements plus per-feature sections."""
+    if replayed is None:
+        return {}, {}
+    from skewguard.comparing import CheckName, Measurement
+
+    extra: dict[str, list[Measurement]] = {}
+    joined: dict[str, dict[str, Any]] = {}
+    for feature in replayed.features:
+        worst = feature.causes[0] if feature.causes else None
+        extra[feature.name] = [
+            Measurement(
+                check=CheckName.JOINED_MISMATCH_RATE,
+                value=feature.mismatch_rate,
+                n_training=feature.compared,
+                n_serving=feature.compared,
+                detail=f"mostly {worst.cause} ({worst.count})" if worst else None,
+            )
+        ]
+        joined[feature.name] = feature.to_dict()
+    return extra, joined

@@ -1,0 +1,125 @@
+"""`skewguard replay`: logged requests through the offline store, compared value by value.
+
+Also provides the `--replay` options of `skewguard check`, which add the joined
+comparison to the check's report and verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skewguard.commands._common import DEFAULT_SERVICE
+
+if TYPE_CHECKING:
+    from skewguard.replay import ReplayResult
+
+
+def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None:
+    group = parser.add_argument_group("replay (joined online/offline comparison; needs the repo)")
+    if for_check:
+        group.add_argument(
+            "--replay",
+            action="store_true",
+            help="also replay the logged requests through the offline store and block on "
+            "online/offline disagreement (joined_mismatch_rate)",
+        )
+    group.add_argument(
+        "--repo",
+        default=None,
+        help="Feast feature repo folder (default: $SKEWGUARD_REPO or ./feature_repo)",
+    )
+    group.add_argument(
+        "--feature-service",
+        default=None,
+        help="feature service the logs belong to (default: the snapshot's, else "
+        f"{DEFAULT_SERVICE})",
+    )
+    group.add_argument(
+        "--sample", type=int, default=None, metavar="N", help="replay a seeded sample of N rows"
+    )
+    group.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+
+
+def replay_from_args(args: argparse.Namespace, training: Path | None = None) -> ReplayResult:
+    """Run the replay the arguments describe (used by both `replay` and `check --replay`)."""
+    from skewguard.replay import read_serving_logs, replay
+    from skewguard.repo import open_store
+
+    service = args.feature_service
+    if service is None and training is not None:
+        from skewguard.reading import open_training
+
+        manifest = open_training(training).manifest
+        service = manifest.feature_service if manifest else None
+    logs = read_serving_logs(args.serving)
+    return replay(
+        open_store(args.repo),
+        service or DEFAULT_SERVICE,
+        logs,
+        sample=args.sample,
+        seed=args.seed,
+        where=str(args.serving),
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="replay logged requests offline and compare with what was served",
+        epilog="Exit codes: 0 online and offline agree (or warn), 1 block (disagreement "
+        "above the policy's joined_mismatch_rate threshold), 2 could not evaluate.",
+    )
+    p.add_argument("--serving", required=True, type=Path, help="serving log file or folder")
+    p.add_argument("--policy", type=Path, default=None, help="policy TOML (thresholds)")
+    p.add_argument("--json", type=Path, default=None, help="write the replay result as JSON")
+    add_replay_args(p, for_check=False)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from skewguard.comparing import CheckName, Measurement
+    from skewguard.deciding import judge
+    from skewguard.policy import find_policy, load_policy
+    from skewguard.verdict import Verdict, exit_code_for
+
+    policy = load_policy(args.policy if args.policy is not None else find_policy(Path.cwd()))
+    result = replay_from_args(args)
+    verdicts = []
+    print(
+        f"skewguard replay: {result.replayed_rows:,} of {result.logged_rows:,} logged rows "
+        f"of {result.feature_service} in {result.seconds:.1f}s"
+    )
+    print(
+        f"  {'feature':<40} {'match':>8} {'mismatch':>8} {'base_only':>9} {'test_only':>9}"
+        f" {'rate':>7}  verdict  cause"
+    )
+    for feature in result.features:
+        rules = policy.rules_for(feature.name)
+        outcome = judge(
+            Measurement(
+                CheckName.JOINED_MISMATCH_RATE,
+                feature.mismatch_rate,
+                n_training=feature.compared,
+                n_serving=feature.compared,
+            ),
+            rules.rule(CheckName.JOINED_MISMATCH_RATE),
+            rules.min_rows,
+        )
+        verdicts.append(outcome.verdict)
+        rate = "-" if feature.mismatch_rate is None else f"{feature.mismatch_rate:.4f}"
+        causes = ", ".join(f"{c.cause} {c.count}" for c in feature.causes[:2])
+        print(
+            f"  {feature.name:<40} {feature.match_count:>8} {feature.mismatch_count:>8} "
+            f"{feature.base_only:>9} {feature.test_only:>9} {rate:>7}  "
+            f"{outcome.verdict!s:<7}  {causes}"
+        )
+    verdict = Verdict.worst(verdicts)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**result.to_dict(), "verdict": str(verdict)}, indent=2))
+    print(f"verdict: {verdict}")
+    return int(exit_code_for(verdict))
