@@ -178,8 +178,7 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
-        f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}, "
-        f"exit code {_e(d.get('exit_code'))}</p>",
+        f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
         _overview(d, features, anchors),
         _failing(d, anchors),
