@@ -131,6 +131,11 @@ def _num_cell(value: Any) -> str:
     return f'<td class="num" data-sort="{_e(sort)}">{_e(fmt(value))}</td>'
 
 
+def _share_cell(share: float | None) -> str:
+    text = f"{share:.1%}" if share is not None else "-"
+    return f'<td class="num" data-sort="{_e(share if share is not None else "")}">{text}</td>'
+
+
 def _verdict_cell(verdict: str) -> str:
     return f'<td class="verdict" data-sort="{severity(verdict)}">{_e(verdict_label(verdict))}</td>'
 
@@ -419,7 +424,7 @@ def _joined_section(joined: Mapping[str, Any]) -> str:
         )
         rows.append(
             f"<tr><td>{_e(cause.get('cause'))}</td>{_num_cell(count)}"
-            + _num_cell(share)
+            + _share_cell(share)
             + f"<td><ul>{examples}</ul></td></tr>"
         )
     header = [("cause", False), ("count", True), ("share of mismatches", True)]

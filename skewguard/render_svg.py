@@ -206,7 +206,7 @@ def categories_svg(
         shown = name if len(name) <= 28 else name[:27] + "…"
         out.append(
             f'<text x="{left - 6}" y="{y + row_h / 2 + 4:.1f}" class="catlabel">'
-            f"<title>{escape(name)}</title>{escape(shown)}</text>"
+            f"{escape(shown)}<title>{escape(name)}</title></text>"
         )
         for k, (side, shares, colour, counts) in enumerate(
             (
