@@ -10,6 +10,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -454,3 +455,33 @@ def golden(name: str, actual: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual, encoding="utf-8")
     return path.read_text(encoding="utf-8")
+
+
+class Page(HTMLParser):
+    """Start tags with their attributes, script bodies, and the visible text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self.text: list[str] = []
+        self._in_script = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.elements.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data) -> None:
+        (self.scripts if self._in_script else self.text).append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
+        return [
+            a
+            for t, a in self.elements
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]

@@ -17,8 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from check_fixtures import replace_column, write_serving, write_training
-from report_fixtures import HOSTILE, stable
-from test_render_html import Page
+from report_fixtures import HOSTILE, Page, stable
 
 from skewguard.commands.check import check
 from skewguard.policy import load_policy

@@ -6,42 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from html.parser import HTMLParser
 
 import pytest
-from report_fixtures import HOSTILE, joined_free, mixed_report
+from report_fixtures import HOSTILE, Page, joined_free, mixed_report
 
 from skewguard.render_html import SORT_SCRIPT, render_html
-
-
-class Page(HTMLParser):
-    """Start tags with their attributes, script bodies, and the visible text."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.scripts: list[str] = []
-        self.text: list[str] = []
-        self._in_script = False
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs) -> None:
-        self.elements.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
-
-    def handle_endtag(self, tag) -> None:
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data) -> None:
-        (self.scripts if self._in_script else self.text).append(data)
-
-    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
-        return [
-            a
-            for t, a in self.elements
-            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())
-        ]
 
 
 @pytest.fixture(scope="module")
