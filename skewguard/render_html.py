@@ -320,7 +320,10 @@ def _joined_overview(d: Mapping[str, Any], anchors: Mapping[int, str]) -> str:
 
 def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
     if not isinstance(dist, Mapping):
-        return '<p class="meta">No distribution: the feature is missing on one side.</p>'
+        return (
+            '<p class="meta">No distribution: the feature is missing on one side, or its '
+            "type changed so the training bins do not apply.</p>"
+        )
     kind = dist.get("kind")
     figures = []
     if kind == "histogram":

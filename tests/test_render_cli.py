@@ -173,3 +173,29 @@ def test_progress_bar_on_a_terminal_only(inputs: Path, monkeypatch, capsys) -> N
     capsys.readouterr()
     assert _run(inputs) == 1  # stderr captured by pytest: not a terminal, so no bar
     assert capsys.readouterr().err == ""
+
+
+def test_reports_keep_the_check_free_of_heavy_imports(inputs: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    argv = [
+        "check",
+        "--training", str(inputs / "training.parquet"),
+        "--serving", str(inputs / "serving"),
+        "--policy", str(inputs / "skewguard.toml"),
+        "--quiet",
+        "--markdown", str(tmp_path / "r.md"),
+        "--junit", str(tmp_path / "r.xml"),
+        "--html", str(tmp_path / "r.html"),
+    ]  # fmt: skip
+    code = (
+        "import sys; from skewguard import cli; rc = cli.main(sys.argv[1:]); "
+        "print(sorted(m for m in ('feast', 'matplotlib', 'jinja2') if m in sys.modules), rc)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, check=False
+    )
+    assert out.stdout.strip() == "[] 1", out.stderr
