@@ -93,6 +93,14 @@ OTHER = "other"
 NULL = "null"
 # Above this many cells (rows x features) profiling fans out over worker processes.
 PARALLEL_MIN_CELLS = 20_000_000
+# The KLL sketch costs about 90 ns per update. Inputs above this many rows feed it every
+# s-th finite value (s = ceil(rows / KLL_FEED)), a systematic sample whose rank error
+# (about 0.07% at 2M values) is a tenth of the sketch's own. Counts are always exact.
+KLL_FEED = 2_000_000
+
+
+def kll_stride(rows: int) -> int:
+    return max(1, -(-rows // KLL_FEED))
 
 
 class Kind(enum.StrEnum):
@@ -569,13 +577,29 @@ def _strings(arr: pa.Array) -> pa.Array:
     return arr
 
 
+class _Sampler:
+    """Every `stride`-th value across consecutive batches, for the KLL sketch."""
+
+    def __init__(self, stride: int) -> None:
+        self.stride = stride
+        self.position = 0
+
+    def take(self, x: np.ndarray) -> np.ndarray:
+        if self.stride == 1:
+            return x
+        start = (-self.position) % self.stride
+        self.position += x.size
+        return np.ascontiguousarray(x[start :: self.stride])
+
+
 class _NumericFreezer:
-    def __init__(self) -> None:
+    def __init__(self, stride: int = 1) -> None:
         self.sketch = ds.kll_doubles_sketch(KLL_K)
+        self.sampler = _Sampler(stride)
 
     def update(self, arr: pa.Array) -> None:
         x = _as_float(arr.drop_null())
-        finite = x[np.isfinite(x)]
+        finite = self.sampler.take(x[np.isfinite(x)])
         if finite.size:
             self.sketch.update(finite)
 
@@ -614,11 +638,11 @@ class _CategoricalFreezer:
 
 
 class _ArrayFreezer:
-    def __init__(self, element_kind: Kind) -> None:
+    def __init__(self, element_kind: Kind, stride: int = 1) -> None:
         self.element_kind = element_kind
-        self.length = _NumericFreezer()
+        self.length = _NumericFreezer(stride)
         self.element: _NumericFreezer | _CategoricalFreezer = (
-            _NumericFreezer() if element_kind is Kind.NUMERIC else _CategoricalFreezer()
+            _NumericFreezer(stride) if element_kind is Kind.NUMERIC else _CategoricalFreezer()
         )
 
     def update(self, arr: pa.Array) -> None:
@@ -643,6 +667,7 @@ def freeze_specs(
     """First pass over training data: freeze bin edges and vocabularies per feature."""
     kinds: dict[str, Kind] = {}
     freezers: dict[str, Any] = {}
+    stride = kll_stride(source.rows)
     for name in features:
         arrow_type = source.schema.field(name).type
         kind = kind_of(arrow_type)
@@ -654,11 +679,11 @@ def freeze_specs(
             )
         kinds[name] = kind
         if kind is Kind.NUMERIC:
-            freezers[name] = _NumericFreezer()
+            freezers[name] = _NumericFreezer(stride)
         elif kind is Kind.CATEGORICAL:
             freezers[name] = _CategoricalFreezer()
         elif kind is Kind.ARRAY:
-            freezers[name] = _ArrayFreezer(_element_kind(arrow_type))
+            freezers[name] = _ArrayFreezer(_element_kind(arrow_type), stride)
     needed = [n for n in features if n in freezers]
     if needed:
         for batch in iter_batches(source, needed):
@@ -703,8 +728,9 @@ def _is_integral_type(arrow_type: pa.DataType) -> bool:
 
 
 class _NumericCounter:
-    def __init__(self, spec: NumericSpec) -> None:
-        self.edges = np.asarray(spec.edges, dtype=np.float64)
+    def __init__(self, spec: NumericSpec, stride: int = 1) -> None:
+        self.sampler = _Sampler(stride)
+        self.edges = [float(e) for e in spec.edges]
         self.count = self.nulls = self.nan = self.pos_inf = self.neg_inf = self.integral = 0
         self.finite = 0
         self.mean = 0.0
@@ -736,16 +762,20 @@ class _NumericCounter:
         self.max = hi if self.max is None else max(self.max, hi)
         batch_mean = float(x.mean())
         dev = x - batch_mean
-        batch_m2 = float(np.dot(dev, dev))
+        batch_m2 = float(np.sum(dev * dev))  # not np.dot: BLAS threads spin under load
         total = self.finite + n_finite
         delta = batch_mean - self.mean
         self.mean += delta * n_finite / total
         self.m2 += batch_m2 + delta * delta * self.finite * n_finite / total
         self.finite = total
         self.integral += int(np.count_nonzero(np.floor(x) == x))
-        idx = np.searchsorted(self.edges, x, side="right")
-        self.histogram += np.bincount(idx, minlength=self.histogram.size)
-        self.sketch.update(x)
+        # Bucket counts from "how many below each edge": one cheap pass per edge beats a
+        # binary search per value for the dozen edges used here.
+        below = [0, *(int(np.count_nonzero(x < e)) for e in self.edges), n_finite]
+        self.histogram += np.diff(np.asarray(below, dtype=np.int64))
+        sample = self.sampler.take(x)
+        if sample.size:
+            self.sketch.update(sample)
 
     def finish(self) -> NumericProfile:
         return NumericProfile(
@@ -799,11 +829,11 @@ class _CategoricalCounter:
 
 
 class _ArrayCounter:
-    def __init__(self, spec: ArraySpec) -> None:
+    def __init__(self, spec: ArraySpec, stride: int = 1) -> None:
         self.count = self.nulls = 0
-        self.length = _NumericCounter(spec.length)
+        self.length = _NumericCounter(spec.length, stride)
         self.element: _NumericCounter | _CategoricalCounter = (
-            _NumericCounter(spec.element)
+            _NumericCounter(spec.element, stride)
             if isinstance(spec.element, NumericSpec)
             else _CategoricalCounter(spec.element)
         )
@@ -823,13 +853,15 @@ class _ArrayCounter:
         )
 
 
-def _counter(spec: FeatureSpec) -> _NumericCounter | _CategoricalCounter | _ArrayCounter:
+def _counter(
+    spec: FeatureSpec, stride: int
+) -> _NumericCounter | _CategoricalCounter | _ArrayCounter:
     body = spec.body
     if isinstance(body, NumericSpec):
-        return _NumericCounter(body)
+        return _NumericCounter(body, stride)
     if isinstance(body, CategoricalSpec):
         return _CategoricalCounter(body)
-    return _ArrayCounter(body)
+    return _ArrayCounter(body, stride)
 
 
 def _compatible(spec: FeatureSpec, arrow_type: pa.DataType) -> bool:
@@ -850,13 +882,15 @@ def profile_batches(
     specs: Sequence[FeatureSpec],
     *,
     statuses: Mapping[str, str] | None = None,
+    stride: int = 1,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     """Count batches into frozen specs: (rows, profile per feature, status counts per feature).
 
     `statuses` maps a feature to its `__status` column, whose FieldStatus values are counted.
+    `stride` thins what the KLL sketches see (see `KLL_FEED`); counts stay exact.
     """
     statuses = statuses or {}
-    counters = {s.name: _counter(s) for s in specs}
+    counters = {s.name: _counter(s, stride) for s in specs}
     status_counts = {name: np.zeros(len(FieldStatus), dtype=np.int64) for name in statuses}
     rows = 0
     for batch in batches:
@@ -865,8 +899,10 @@ def profile_batches(
             counter.update(_decode(batch.column(name)))
         for name, column in statuses.items():
             codes = batch.column(column).drop_null().to_numpy(zero_copy_only=False)
-            codes = np.clip(codes.astype(np.int64), 0, len(FieldStatus) - 1)
-            status_counts[name] += np.bincount(codes, minlength=len(FieldStatus))
+            found = [int(np.count_nonzero(codes == status)) for status in FieldStatus]
+            # Codes outside FieldStatus count as INVALID rather than disappear.
+            found[FieldStatus.INVALID] += codes.size - sum(found)
+            status_counts[name] += np.asarray(found, dtype=np.int64)
     return (
         rows,
         {name: c.finish() for name, c in counters.items()},
@@ -878,7 +914,9 @@ def _profile_columns(
     source: ParquetSource, specs: Sequence[FeatureSpec], statuses: Mapping[str, str]
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     columns = [s.name for s in specs] + list(statuses.values())
-    return profile_batches(iter_batches(source, columns), specs, statuses=statuses)
+    return profile_batches(
+        iter_batches(source, columns), specs, statuses=statuses, stride=kll_stride(source.rows)
+    )
 
 
 def _workers() -> int:

@@ -43,7 +43,7 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 REFERENCE_PROFILE_NAME = "reference_profile.json"
 MANIFEST_KIND = "skewguard.training_snapshot"
-DEFAULT_BATCH_ROWS = 1 << 20
+DEFAULT_BATCH_ROWS = 1 << 17  # small batches stay in cache; large ones page-fault
 
 
 @dataclass(frozen=True)
@@ -311,7 +311,16 @@ def iter_batches(
             handle = pq.ParquetFile(file)
             present = [c for c in columns if c in handle.schema_arrow.names]
             absent = [c for c in columns if c not in present]
-            for batch in handle.iter_batches(batch_size=batch_rows, columns=present):
+            # One row group at a time: over a whole file, pyarrow pre-buffers every row
+            # group it is about to read, which costs hundreds of MB on large files.
+            batches = (
+                batch
+                for group in range(handle.num_row_groups)
+                for batch in handle.iter_batches(
+                    batch_size=batch_rows, columns=present, row_groups=[group]
+                )
+            )
+            for batch in batches:
                 if absent:
                     arrays = [batch.column(c) for c in present]
                     names = list(present)
