@@ -177,7 +177,8 @@ def render_summary(report: Report, *, worst: int = 5) -> str:
         key=lambda f: (-f.verdict.severity, f.name),
     )
     for f in ranked[:worst]:
-        reasons = "; ".join(_describe(c) for c in f.failing()[:3])
+        failing = sorted(f.failing(), key=lambda c: -c.verdict.severity)
+        reasons = "; ".join(_describe(c) for c in failing[:3])
         flag = " [critical]" if f.critical else ""
         lines.append(f"  {str(f.verdict):<17} {f.name}{flag}: {reasons}")
     if len(ranked) > worst:
