@@ -2,22 +2,37 @@
 
 Runs from parquet files alone (no Feast repo, no Redis). Exit codes: 0 pass or warn,
 1 block, 2 could not evaluate (bad input or insufficient data), 3 retrain.
+`--fail-on` moves the line between passing and failing (see `gate_exit_code`);
+`--json`, `--markdown`, `--junit` and `--html` write the reports (docs/reports.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["register", "run", "check"]
+__all__ = ["register", "run", "check", "gate_exit_code", "FAIL_ON_CHOICES", "Progress"]
 
 if TYPE_CHECKING:
     from skewguard.comparing import Measurement
     from skewguard.policy import Policy
     from skewguard.replay import ReplayResult
     from skewguard.report import Report
+    from skewguard.verdict import Verdict
+
+# progress(what is happening now, steps done, steps in all); the total may grow.
+Progress = Callable[[str, int, int], None]
+
+FAIL_ON_CHOICES = ("warn", "retrain", "block")
+
+EXIT_HELP = (
+    "Exit codes: 0 pass or warn, 1 block, 2 could not evaluate (bad input or insufficient "
+    "data), 3 retrain. --fail-on block: retrain and warn exit 0. --fail-on warn: warn exits "
+    "1 (retrain still 3, block 1). Insufficient data exits 2 whatever --fail-on says."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Profile serving logs against a training snapshot and decide: pass, warn, "
             "retrain, block or insufficient data. Needs only parquet files."
         ),
-        epilog="Exit codes: 0 pass or warn, 1 block, 2 could not evaluate "
-        "(bad input or insufficient data), 3 retrain.",
+        epilog=EXIT_HELP,
     )
     parser.add_argument(
         "--training",
@@ -53,28 +67,120 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "./pyproject.toml, then the shipped default)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="write the Markdown report here (for a CI job summary or a pull-request comment)",
+    )
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write JUnit XML here: one test per check"
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="write the self-contained HTML report (plots inline, no network) here",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default="retrain",
+        help="the lowest verdict that makes the command exit non-zero (default: retrain, "
+        "the exit codes below). block: retrain and warn exit 0; warn: warn exits 1. The JUnit "
+        "report marks as failures the checks at or above this verdict",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no summary; errors still go to stderr",
+    )
     from skewguard.commands.replay import add_replay_args
 
     add_replay_args(parser, for_check=True)
     parser.set_defaults(run=run)
 
 
+def gate_exit_code(verdict: Verdict, fail_on: Verdict | str = "retrain") -> int:
+    """The exit code for `verdict` when verdicts below `fail_on` must not fail the run.
+
+    With the default (`retrain`) this is exactly the DESIGN contract: 0 pass or warn,
+    1 block, 2 could not evaluate, 3 retrain. A verdict below `fail_on` exits 0; a warn at
+    or above it exits 1 (the code CI reads as "failed"); insufficient data always exits 2.
+    """
+    from skewguard.verdict import ExitCode, Verdict, exit_code_for
+
+    gate = Verdict(fail_on)
+    if verdict is Verdict.INSUFFICIENT_DATA:
+        return int(ExitCode.CANNOT_EVALUATE)
+    if verdict is Verdict.PASS or verdict.severity < gate.severity:
+        return int(ExitCode.OK)
+    if verdict is Verdict.WARN:
+        return int(ExitCode.BLOCK)
+    return int(exit_code_for(verdict))
+
+
+class _StepBar:
+    """A tqdm bar over the check's steps on stderr. Off with --quiet; tqdm turns it off by
+    itself when stderr is not a terminal (CI logs), so logs stay clean."""
+
+    def __init__(self, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=1,
+            desc="skewguard check",
+            unit="step",
+            file=sys.stderr,
+            disable=True if quiet else None,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+        )
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        self.bar.total = max(total, done)
+        self.bar.n = done
+        self.bar.set_description_str(what, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from skewguard.policy import find_policy, load_policy
-    from skewguard.report import render_summary, write_json
+    from skewguard.report import render_summary
     from skewguard.verdict import Verdict, exit_code_for
 
+    quiet = bool(getattr(args, "quiet", False))
+    fail_on = getattr(args, "fail_on", "retrain")
     policy_path = args.policy if args.policy is not None else find_policy(Path.cwd())
     policy = load_policy(policy_path)
-    replayed = None
-    if args.replay:
-        from skewguard.commands.replay import replay_from_args
+    bar = _StepBar(quiet)
+    try:
+        replayed = None
+        if args.replay:
+            from skewguard.commands.replay import replay_from_args
 
-        replayed = replay_from_args(args, training=args.training)
-    report = check(args.training, args.serving, policy, replayed=replayed)
-    if args.json is not None:
-        write_json(report, args.json)
-    print(render_summary(report))
+            bar("replaying logged requests through the offline store", 0, 1)
+            replayed = replay_from_args(args, training=args.training)
+        report = check(args.training, args.serving, policy, progress=bar, replayed=replayed)
+        written = _write_reports(report, args, fail_on, bar)
+    finally:
+        bar.close()
+    code = gate_exit_code(report.verdict, fail_on)
+    if not quiet:
+        head, _, rest = render_summary(report).partition("\n")
+        if code != int(exit_code_for(report.verdict)):
+            head = (
+                f"skewguard check: {str(report.verdict).upper()} (exit {code} with "
+                f"--fail-on {fail_on})"
+            )
+        print(head + ("\n" + rest if rest else ""))
+        for what, path in written:
+            print(f"  {what} report: {path}")
     if report.verdict is Verdict.INSUFFICIENT_DATA:
         names = sorted({f.name for f in report.features if f.verdict is Verdict.INSUFFICIENT_DATA})
         print(
@@ -83,7 +189,53 @@ def run(args: argparse.Namespace) -> int:
             "logs, or lower min_rows for these features in the policy",
             file=sys.stderr,
         )
-    return int(exit_code_for(report.verdict))
+    return code
+
+
+def _write_reports(
+    report: Report, args: argparse.Namespace, fail_on: str, progress: Progress
+) -> list[tuple[str, Path]]:
+    """Write every report asked for; return (format, path) for each one written."""
+    from skewguard.render_html import render_html
+    from skewguard.render_junit import render_junit
+    from skewguard.render_markdown import render_markdown
+    from skewguard.rendering import write_text
+    from skewguard.report import write_json
+
+    html = getattr(args, "html", None)
+    jobs: list[tuple[str, str, Path | None, Callable[[], str] | None]] = [
+        ("JSON", "--json", getattr(args, "json", None), None),
+        (
+            "Markdown",
+            "--markdown",
+            getattr(args, "markdown", None),
+            lambda: render_markdown(report, html_name=html.name if html else None),
+        ),
+        (
+            "JUnit XML",
+            "--junit",
+            getattr(args, "junit", None),
+            lambda: render_junit(report, fail_on=fail_on),
+        ),
+        ("HTML", "--html", html, lambda: render_html(report)),
+    ]
+    todo = [job for job in jobs if job[2] is not None]
+    written = []
+    for i, (what, flag, path, render) in enumerate(todo):
+        assert path is not None
+        progress(f"writing {what} report {path}", i, len(todo))
+        if render is None:
+            write_json(report, path)
+        else:
+            write_text(path, render(), what=what, flag=flag)
+        written.append((what, path))
+    if todo:
+        progress("reports written", len(todo), len(todo))
+    return written
+
+
+def _no_progress(what: str, done: int, total: int) -> None:
+    return None
 
 
 def check(
@@ -91,12 +243,14 @@ def check(
     serving_path: Path,
     policy: Policy,
     *,
+    progress: Progress | None = None,
     replayed: ReplayResult | None = None,
 ) -> Report:
     """Read, profile, compare and decide: the whole check as one call, returning the report.
 
     Uses the snapshot's stored reference profile when it has one, so the raw training data
-    is read only when it has to be profiled here.
+    is read only when it has to be profiled here. `progress(what, done, total)` is told
+    what is happening before each step (reading, profiling, comparing each feature).
     """
     from skewguard import __version__
     from skewguard.comparing import compare_feature
@@ -106,11 +260,16 @@ def check(
     from skewguard.reading import open_serving, open_training, type_name
     from skewguard.report import build_report
 
+    step = progress or _no_progress
+    step(f"reading {training_path} and {serving_path}", 0, 4)
     training = open_training(training_path)
     serving = open_serving(serving_path)
     if training.reference_profile is not None:
+        step(f"reading reference profile {training.reference_profile}", 1, 4)
         reference = read_reference_profile(training.reference_profile)
     else:
+        rows = training.data.rows if training.data is not None else 0
+        step(f"profiling training data {training_path} ({rows:,} rows)", 1, 4)
         reference = profile_training(training)
     if reference.rows == 0:
         raise InputError(
@@ -118,6 +277,7 @@ def check(
             where=str(training_path),
             hint="point --training at a non-empty snapshot",
         )
+    step(f"profiling serving logs {serving_path} ({serving.data.rows:,} rows)", 2, 4)
     observed = profile_serving(serving, reference.specs)
 
     training_names = training.features if training.data is not None or training.manifest else []
@@ -126,7 +286,8 @@ def check(
     serving_names = serving.features
     names = training_names + [n for n in serving_names if n not in set(training_names)]
     comparisons = []
-    for name in names:
+    for i, name in enumerate(names):
+        step(f"comparing {name}", 3 + i, 4 + len(names))
         t_profile = reference.feature(name)
         s_profile = observed.feature(name)
         t_type = training.declared_type(name) if name in training_names else None
@@ -144,6 +305,7 @@ def check(
                 rows_serving=observed.rows,
             )
         )
+    step("deciding", 3 + len(names), 4 + len(names))
     extra, joined = _joined_checks(replayed)
     decision = decide(comparisons, policy, extra=extra, joined=joined)
     manifest = training.manifest
