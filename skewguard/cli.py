@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "materialize",
     "snapshot",
     "lookup",
+    "serve",
+    "traffic",
 )
 
 

@@ -87,8 +87,14 @@ class LogLayout:
     sample_rate: float
 
 
-def describe_log(store: FeatureStore, service_name: str) -> LogLayout:
-    """Resolve a feature service's log layout from the registry (Feast's column order)."""
+def describe_log(
+    store: FeatureStore, service_name: str, log_root: str | Path | None = None
+) -> LogLayout:
+    """Resolve a feature service's log layout from the registry (Feast's column order).
+
+    `log_root` redirects a logged service's files to `<log_root>/<service>` (tests,
+    benchmarks); by default they go to its `FileLoggingDestination`.
+    """
     from feast.feature_view_utils import get_feature_view_from_registry
     from feast.type_map import feast_value_type_to_pa
 
@@ -131,6 +137,8 @@ def describe_log(store: FeatureStore, service_name: str) -> LogLayout:
     fields[REQUEST_ID] = pa.string()
 
     folder, partitioned, rate = _destination(store, service)
+    if folder is not None and log_root is not None:
+        folder = Path(log_root) / service.name
     return LogLayout(
         service=service.name,
         schema=pa.schema([pa.field(n, t) for n, t in fields.items()]),
@@ -361,7 +369,8 @@ class FeatureLogger:
 
     One writer per feature service, created on first use. `sample_rate` overrides the
     services' `LoggingConfig.sample_rate`; `seed` makes sampling repeatable; `clock`
-    gives the request time when a call passes none.
+    gives the request time when a call passes none; `log_root` sends each service's
+    files to `<log_root>/<service>` instead of its declared destination.
     """
 
     def __init__(
@@ -372,6 +381,7 @@ class FeatureLogger:
         sample_rate: float | None = None,
         seed: int | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        log_root: str | Path | None = None,
     ) -> None:
         if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be within [0, 1]")
@@ -379,6 +389,7 @@ class FeatureLogger:
         self.writer_config = writer_config or WriterConfig()
         self.sample_rate = sample_rate
         self.clock = clock
+        self.log_root = log_root
         self._rng = random.Random(seed)
         self._services: dict[str, _ServiceLog] = {}
         self._lock = threading.Lock()
@@ -498,7 +509,7 @@ class FeatureLogger:
             from skewguard.repo import get_feature_service
 
             service = get_feature_service(self.store, name)
-            layout = describe_log(self.store, name)
+            layout = describe_log(self.store, name, self.log_root)
             writer = None
             if layout.folder is not None:
                 writer = ServingLogWriter(
