@@ -125,6 +125,7 @@ class ServingLogWriter(Generic[T]):
         self._last_warning = float("-inf")
         self._token = uuid.uuid4().hex[:8]
         self._seq = itertools.count()
+        _warm_up()
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._thread.start()
         _register(self)
@@ -308,6 +309,21 @@ class ServingLogWriter(Generic[T]):
         )
         self._warned_dropped = dropped
         self._last_warning = now
+
+
+_warmed = False
+
+
+def _warm_up() -> None:
+    """Run the write path once in memory: pyarrow imports modules lazily (pandas, thread
+    pools), and importing them during interpreter shutdown fails, losing the final flush."""
+    global _warmed
+    if _warmed:
+        return
+    table = pa.table({LOG_DATE: pa.array([date(1970, 1, 1)], pa.date32())})
+    table = table.filter(pc.equal(table[LOG_DATE], pc.unique(table[LOG_DATE])[0]))
+    pq.write_table(pa.concat_tables([table, table]), pa.BufferOutputStream())
+    _warmed = True
 
 
 def log_files(folder: str | Path) -> list[Path]:
