@@ -67,9 +67,9 @@ __all__ = [
 
 EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 
-# Feast's logging schema: event times in whole seconds, the log time in microseconds.
-_EVENT_TS_TYPE = pa.timestamp("s", tz="UTC")
-_LOG_TS_TYPE = pa.timestamp("us", tz="UTC")
+# Feast's get_schema declares event times as timestamp[s], a unit parquet cannot store
+# (pyarrow writes and reads it back as ms). The log keeps microseconds for every time.
+_TS_TYPE = pa.timestamp("us", tz="UTC")
 _DUPLICATE_SEPARATOR = "#"
 
 
@@ -78,7 +78,7 @@ class LogLayout:
     """The log table of one feature service: Feast's schema and where files go."""
 
     service: str
-    schema: pa.Schema  # equal to FeatureServiceLoggingSource(service, project).get_schema()
+    schema: pa.Schema  # Feast's get_schema, with every timestamp in microseconds
     join_keys: tuple[str, ...]
     request_fields: tuple[str, ...]  # request data of on-demand views, logged as given
     features: tuple[FeatureSpec, ...]
@@ -130,9 +130,9 @@ def describe_log(
         for feature in projection.features:
             column = f"{projection.name_to_use()}__{feature.name}"
             fields[column] = by_column[column].arrow_type
-            fields[timestamp_column(column)] = _EVENT_TS_TYPE
+            fields[timestamp_column(column)] = _TS_TYPE
             fields[status_column(column)] = pa.int32()
-    fields[LOG_TIMESTAMP] = _LOG_TS_TYPE
+    fields[LOG_TIMESTAMP] = _TS_TYPE
     fields[LOG_DATE] = pa.date32()
     fields[REQUEST_ID] = pa.string()
 
@@ -181,7 +181,8 @@ def _destination(store: FeatureStore, service: FeatureService) -> tuple[Path | N
     folder = Path(destination.path)
     if not folder.is_absolute():
         folder = Path(store.repo_path) / folder
-    return folder, bool(partition_by), float(config.sample_rate)
+    # The registry keeps sample_rate as a float32: 0.1 comes back as 0.10000000149.
+    return folder, bool(partition_by), round(float(config.sample_rate), 6)
 
 
 # -- true statuses ---------------------------------------------------------------------
@@ -259,8 +260,10 @@ def _python_value(value: Any) -> Any:
     return inner
 
 
-def _event_seconds(ts: Any) -> int | None:
-    return None if ts.seconds == 0 and ts.nanos == 0 else ts.seconds
+def _event_micros(ts: Any) -> int | None:
+    if ts.seconds == 0 and ts.nanos == 0:
+        return None
+    return ts.seconds * 1_000_000 + ts.nanos // 1000
 
 
 def _hashable(value: Any) -> Any:
@@ -288,7 +291,6 @@ class _Encoder:
             vectors = dict(zip(proto.metadata.feature_names.val, proto.results, strict=True))
             rows = len(proto.results[0].values) if proto.results else 0
             log_time_us = _micros(record.request_time)
-            log_time_s = log_time_us // 1_000_000
             keys: list[list[Any]] = []
             for key in layout.join_keys:
                 vector = vectors.get(key)
@@ -308,10 +310,10 @@ class _Encoder:
                 column = spec.column
                 columns[column].extend(_python_value(v) for v in vector.values)
                 if spec.on_demand:
-                    columns[timestamp_column(column)].extend([log_time_s] * rows)
+                    columns[timestamp_column(column)].extend([log_time_us] * rows)
                 else:
                     columns[timestamp_column(column)].extend(
-                        _event_seconds(ts) for ts in vector.event_timestamps
+                        _event_micros(ts) for ts in vector.event_timestamps
                     )
                 columns[status_column(column)].extend(vector.statuses)
             columns[LOG_TIMESTAMP].extend([log_time_us] * rows)
