@@ -225,17 +225,18 @@ def correct_statuses(
         if spec is None:  # join keys and request data
             continue
         ttl = spec.ttl.total_seconds() if spec.ttl is not None else None
+        statuses = vector.statuses
+        timestamps = vector.event_timestamps
         for i, value in enumerate(vector.values):
-            ts = vector.event_timestamps[i]
-            status = true_status(
-                vector.statuses[i],
+            ts = timestamps[i]
+            statuses[i] = true_status(
+                statuses[i],
                 _has_value(value),
                 ts.seconds + ts.nanos / 1e9,
                 now,
                 ttl,
                 spec.on_demand,
             )
-            vector.statuses[i] = int(status)
 
 
 # -- records and their encoding (writer thread) -----------------------------------------

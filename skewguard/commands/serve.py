@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--flush-interval", type=float, default=1.0, help="seconds between log writes (default 1)"
     )
+    p.add_argument(
+        "--log-root",
+        default=None,
+        help="write each service's log to LOG_ROOT/<service> instead of its declared destination",
+    )
     p.add_argument("--access-log", action="store_true", help="print one line per request")
     p.set_defaults(run=run)
 
@@ -35,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from skewguard.serving_log import WriterConfig
 
     store = open_store(args.repo)
-    logger = FeatureLogger(store, writer_config=WriterConfig(flush_interval=args.flush_interval))
+    logger = FeatureLogger(
+        store,
+        writer_config=WriterConfig(flush_interval=args.flush_interval),
+        log_root=args.log_root,
+    )
     # Resolve the default service now: a typo fails here, not on the first request, and
     # its writer (with the atexit and SIGTERM hooks) starts on the main thread.
     layout = logger.layout(args.feature_service)
