@@ -16,6 +16,7 @@ Each figure is the median over `--runs` blocks of that block's percentile.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import os
@@ -152,6 +153,7 @@ def main() -> int:
 
         block(plain, args.warmup, 0)
         block(logged, args.warmup, 0)
+        gc.freeze()  # what a server does after start-up (skewguard serve does)
         plain_runs, logged_runs = [], []
         for r in range(runs):
             order = [(plain, plain_runs), (logged, logged_runs)]

@@ -12,8 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skewguard.datagen import GeneratorConfig
+
+if TYPE_CHECKING:
+    from skewguard.logged_lookup import FeatureLogger
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -105,13 +109,14 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
 
 
 def _serve_traffic(
-    logger: object, config: DemoConfig, timings: dict[str, float], say: Callable[[str], None]
+    logger: FeatureLogger,
+    config: DemoConfig,
+    timings: dict[str, float],
+    say: Callable[[str], None],
 ) -> tuple[int, Path | None]:
     """Simulated shoppers browsing now, every served feature logged; returns rows, folder."""
-    from skewguard.logged_lookup import FeatureLogger
     from skewguard.traffic import TrafficConfig, plan_traffic, run_in_process
 
-    assert isinstance(logger, FeatureLogger)
     plan = plan_traffic(
         TrafficConfig(
             requests=config.traffic_requests,

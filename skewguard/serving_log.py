@@ -58,7 +58,7 @@ class WriterConfig:
     capacity_rows: int = 200_000  # buffered rows beyond this are dropped
     flush_rows: int = 5_000  # write as soon as this many rows are buffered
     flush_interval: float = 1.0  # seconds; also the minimum gap between drop warnings
-    encode_chunk: int = 4  # items encoded between pauses that hand the GIL to requests
+    encode_chunk: int = 64  # items encoded between pauses that hand the GIL to requests
     fsync: bool = False  # fsync each file before the rename (survives power loss)
     handle_sigterm: bool = True  # turn SIGTERM into SystemExit so atexit flushes
 

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from skewguard.logged_lookup import FeatureLogger
@@ -52,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         logger, ServerLimits(max_body_bytes=args.max_body_bytes, max_entities=args.max_entities)
     )
     where = layout.folder or "nowhere (the feature service declares no logging)"
+    # Start-up objects (Feast, pandas, the registry) never die: keep the garbage collector
+    # from scanning them again and again while serving, a visible cost at p99.
+    gc.collect()
+    gc.freeze()
     print(f"skewguard serve: http://{args.host}:{args.port}  logs of {layout.service} -> {where}")
     uvicorn.run(
         app,
