@@ -28,6 +28,8 @@ COMMANDS: tuple[str, ...] = (
     "materialize",
     "snapshot",
     "lookup",
+    "serve",
+    "traffic",
 )
 
 

@@ -1,4 +1,4 @@
-"""The end-to-end demo: data, apply, materialize, training snapshot, online lookups.
+"""The end-to-end demo: data, apply, materialize, training snapshot, logged online traffic.
 
 Each step prints one line of what it did and how long it took, so a new user sees the
 whole loop of DESIGN.md §1 run on their machine in under a minute.
@@ -12,8 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skewguard.datagen import GeneratorConfig
+
+if TYPE_CHECKING:
+    from skewguard.logged_lookup import FeatureLogger
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -27,6 +31,7 @@ class DemoConfig:
     out: Path = Path("out/demo")
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     lookups: int = 3
+    traffic_requests: int = 200  # simulated shopper requests, logged like production
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class DemoResult:
     window_end: datetime
     online_sample: dict[str, list[object]]
     timings: dict[str, float]
+    serving_log: Path | None = None  # folder of the serving log files
+    logged_rows: int = 0
 
 
 @contextmanager
@@ -51,7 +58,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
     import pyarrow.parquet as pq
 
     from skewguard.datagen import generate
-    from skewguard.online import lookup, materialize
+    from skewguard.logged_lookup import FeatureLogger
+    from skewguard.online import materialize
     from skewguard.render_text import feature_table
     from skewguard.repo import apply_repo, data_dir, find_repo
     from skewguard.snapshot import build_snapshot, filter_time_window
@@ -79,10 +87,14 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
         f"{snap.rows_without_features:,} rows with no feature inside the TTL -> {snap.path}"
     )
 
-    interactions = pq.read_table(data.interactions, columns=["customer_id", "product_id"])
-    tail = interactions.slice(max(0, interactions.num_rows - config.lookups)).to_pylist()
-    with _step(f"online lookup of {len(tail)} customer/product pairs", timings, say):
-        online = lookup(store, SERVICE, tail)
+    with FeatureLogger(store) as logger:
+        logged_rows, log_folder = _serve_traffic(logger, config, timings, say)
+        interactions = pq.read_table(data.interactions, columns=["customer_id", "product_id"])
+        tail = interactions.slice(max(0, interactions.num_rows - config.lookups)).to_pylist()
+        with _step(f"online lookup of {len(tail)} customer/product pairs", timings, say):
+            online = dict(
+                logger.get_online_features(SERVICE, tail, full_feature_names=True).to_dict()
+            )
     say("")
     say(feature_table(online))
     return DemoResult(
@@ -91,4 +103,37 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
         window_end=data.end,
         online_sample=online,
         timings=timings,
+        serving_log=log_folder,
+        logged_rows=logged_rows,
     )
+
+
+def _serve_traffic(
+    logger: FeatureLogger,
+    config: DemoConfig,
+    timings: dict[str, float],
+    say: Callable[[str], None],
+) -> tuple[int, Path | None]:
+    """Simulated shoppers browsing now, every served feature logged; returns rows, folder."""
+    from skewguard.traffic import TrafficConfig, plan_traffic, run_in_process
+
+    plan = plan_traffic(
+        TrafficConfig(
+            requests=config.traffic_requests,
+            customers=config.generator.customers,
+            products=config.generator.products,
+        )
+    )
+    label = f"serve {len(plan)} shopper requests now, logging every served feature"
+    with _step(label, timings, say):
+        result = run_in_process(logger, plan, SERVICE)
+        logger.flush()
+    stats = logger.stats().get(SERVICE)
+    folder = logger.layout(SERVICE).folder
+    if stats is None:
+        return 0, folder
+    say(
+        f"           {result.rows:,} entity rows served, {stats.written:,} rows logged in "
+        f"{stats.files} file(s), {stats.dropped} dropped -> {folder}"
+    )
+    return stats.written, folder
