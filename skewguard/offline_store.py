@@ -22,18 +22,22 @@ Use it in feature_store.yaml:
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from feast.data_source import DataSource
+from feast.feature_logging import LoggingConfig, LoggingSource
 from feast.feature_view import FeatureView
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
-from feast.infra.offline_stores.file_source import FileSource
+from feast.infra.offline_stores.file_source import FileLoggingDestination, FileSource
 from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.on_demand_feature_view import OnDemandFeatureView
@@ -162,6 +166,35 @@ class AsofRetrievalJob(RetrievalJob):
 
 class AsofDuckDBOfflineStore(DuckDBOfflineStore):
     supports_filter_by_created_timestamp = False
+
+    @staticmethod
+    def write_logged_features(
+        config: RepoConfig,
+        data: pa.Table | Path,
+        source: LoggingSource,
+        logging_config: LoggingConfig,
+        registry: BaseRegistry,
+    ) -> None:
+        """Write logged features into the destination folder, partitioned as configured.
+
+        Feast's DuckDB store reads a log folder as one file and loses its partition
+        column; this writes with pyarrow datasets as Feast's file store does.
+        """
+        destination = logging_config.destination
+        assert isinstance(destination, FileLoggingDestination)
+        if isinstance(data, Path):
+            data = ds.dataset(data, format="parquet").to_table()
+        base = Path(destination.path)
+        if config.repo_path is not None and not base.is_absolute():
+            base = Path(config.repo_path) / base
+        ds.write_dataset(
+            data,
+            base_dir=str(base),
+            basename_template=f"{uuid.uuid4().hex}-{{i}}.parquet",
+            partitioning=destination.partition_by,
+            format="parquet",
+            existing_data_behavior="overwrite_or_ignore",
+        )
 
     @staticmethod
     def get_historical_features(

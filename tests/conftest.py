@@ -117,8 +117,11 @@ def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRepo
             shutil.copy(source, repo / source.name)
     (repo / "extra_services.py").write_text(_EXTRA_SERVICES)
 
-    previous = os.environ.get(REDIS_ENV)
     with EmbeddedRedis.start() as redis:
+        # The store reads the connection string once, when it is built: point the
+        # environment at the private server only for that, so tests of the shared server
+        # that run later in the session are not redirected.
+        previous = os.environ.get(REDIS_ENV)
         os.environ[REDIS_ENV] = redis.connection_string
         try:
             data = generate(
@@ -127,9 +130,9 @@ def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRepo
             )
             store = apply_repo(repo)
             materialize(store, data.start, data.end)
-            yield ServedRepo(repo, store, data, redis.connection_string)
         finally:
             if previous is None:
                 os.environ.pop(REDIS_ENV, None)
             else:
                 os.environ[REDIS_ENV] = previous
+        yield ServedRepo(repo, store, data, redis.connection_string)
