@@ -1,9 +1,10 @@
 """Turn measurements into verdicts under a policy. Pure functions, no I/O.
 
 Per check: too few rows or values on either side (below the policy's `min_rows`) gives
-`insufficient_data`; otherwise |value| above the threshold takes the check's action and
-|value| above the warn threshold warns. A schema mismatch takes its action directly. On a
-critical feature, warn and retrain escalate as the policy's `[critical]` table says.
+`insufficient_data`; otherwise a value above the threshold takes the check's action and
+a value above the warn threshold warns (one-sided: rates are serving minus training). A
+schema mismatch takes its action directly. On a critical feature, warn and retrain
+escalate as the policy's `[critical]` table says.
 A feature's verdict is the worst of its checks; the run's verdict is the worst of its
 features (`Verdict.worst`: insufficient data outranks block, so an unevaluated feature is
 never reported as a pass).
@@ -138,7 +139,10 @@ class Decision:
 
 
 def _exceeds(value: float, threshold: float | None) -> bool:
-    return threshold is not None and abs(value) > threshold
+    # One-sided: distances are never negative, and rates are serving minus training, so a
+    # check fires only when serving has *more* nulls, NaN, unseen categories... than
+    # training. A drop is recorded (a negative value) but is no skew of its own.
+    return threshold is not None and value > threshold
 
 
 def judge(m: Measurement, rule: CheckRule, min_rows: int) -> CheckResult:

@@ -19,7 +19,7 @@ element with the element type's rule and equal lengths.
 Every differing row gets exactly one cause, tried in this order:
 
     missing_online            offline has a value, serving served null / NOT_FOUND
-    ttl_exceeded              serving has a value older than the view's TTL; offline has none
+    ttl_exceeded              serving has a value older than the view's TTL at request time
     missing_offline           serving has a value, offline has none, inside the TTL
     stale_online              served event time is older than offline's point-in-time row
     type_coercion             served equals offline rounded to float32, or truncated to int
@@ -328,20 +328,23 @@ def compare_feature(sides: FeatureSides, *, matched: np.ndarray | None = None) -
     assigned: list[tuple[Cause, np.ndarray, str | None]] = []
     if base_only.any():
         assigned.append((Cause.MISSING_ONLINE, base_only, None))
-    if test_only.any():
-        expired = np.zeros(n, dtype=bool)
-        if sides.served_status is not None:
-            expired |= sides.served_status == FieldStatus.OUTSIDE_MAX_AGE
-        if sides.ttl is not None and sides.served_time is not None:
-            ttl_us = int(sides.ttl.total_seconds() * 1_000_000)
-            known = sides.served_time >= 0
-            expired |= known & (sides.request_time - sides.served_time > ttl_us)
-        ttl_rows = test_only & expired
-        if ttl_rows.any():
-            assigned.append((Cause.TTL_EXCEEDED, ttl_rows, f"older than the TTL {sides.ttl}"))
-        if (test_only & ~expired).any():
-            assigned.append((Cause.MISSING_OFFLINE, test_only & ~expired, None))
-    remaining = mismatch.copy()
+    expired = np.zeros(n, dtype=bool)
+    if sides.served_status is not None:
+        expired |= sides.served_status == FieldStatus.OUTSIDE_MAX_AGE
+    if sides.ttl is not None and sides.served_time is not None:
+        ttl_us = int(sides.ttl.total_seconds() * 1_000_000)
+        known = sides.served_time >= 0
+        expired |= known & (sides.request_time - sides.served_time > ttl_us)
+    # A served value past its TTL explains the difference whatever offline holds: Feast
+    # should not have served it (offline respects the TTL and picks a fresher row or none).
+    ttl_rows = (test_only | mismatch) & expired
+    if ttl_rows.any():
+        assigned.append(
+            (Cause.TTL_EXCEEDED, ttl_rows, f"served value older than the TTL {sides.ttl}")
+        )
+    if (test_only & ~expired).any():
+        assigned.append((Cause.MISSING_OFFLINE, test_only & ~expired, None))
+    remaining = mismatch & ~expired
     if remaining.any() and sides.served_time is not None and sides.offline_time is not None:
         stale = remaining & (sides.served_time >= 0) & (sides.served_time < sides.offline_time)
         if stale.any():

@@ -197,12 +197,25 @@ def _online_call(action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         ) from err
 
 
-def materialize(store: FeatureStore, start: datetime, end: datetime, *, quiet: bool = True) -> None:
-    """Load the latest values in [start, end] of every batch view into Redis."""
+def materialize(
+    store: FeatureStore,
+    start: datetime,
+    end: datetime,
+    *,
+    views: Sequence[str] | None = None,
+    quiet: bool = True,
+) -> None:
+    """Load the latest values in [start, end] of the batch views (all by default) into Redis."""
     # Feast prints coloured progress to stdout; keep our own output readable.
     sink = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     with sink:
-        _online_call("materialize", store.materialize, start_date=start, end_date=end)
+        _online_call(
+            "materialize",
+            store.materialize,
+            start_date=start,
+            end_date=end,
+            feature_views=list(views) if views is not None else None,
+        )
 
 
 def lookup(

@@ -48,6 +48,10 @@ class TrafficConfig:
     products_per_request: tuple[int, int] = (1, 6)  # inclusive range of candidates
     new_customer_rate: float = 0.02  # sessions of customers unknown to the store
     seed: int = 11
+    # How often each id (1..n) is picked; None: shuffled Zipf ranks. Give them to make
+    # traffic follow a known world, e.g. the mix of the most recent labelled interactions.
+    customer_weights: tuple[float, ...] | None = None
+    product_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         low, high = self.products_per_request
@@ -59,6 +63,12 @@ class TrafficConfig:
             raise ValueError("new_customer_rate must be within [0, 1]")
         if self.window < timedelta(0):
             raise ValueError("window must not be negative")
+        for name, weights, n in (
+            ("customer_weights", self.customer_weights, self.customers),
+            ("product_weights", self.product_weights, self.products),
+        ):
+            if weights is not None and (len(weights) != n or min(weights) < 0 or not sum(weights)):
+                raise ValueError(f"{name} needs {n} non-negative weights, not all zero")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,13 @@ def _zipf_weights(n: int, exponent: float) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _smoothed(weights: Sequence[float]) -> np.ndarray:
+    """Normalised weights with a little mass everywhere, so distinct picks never run out."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum() + 0.01 / len(w)
+    return w / w.sum()
+
+
 def plan_traffic(config: TrafficConfig | None = None) -> list[PlannedRequest]:
     """The requests of `config`, sorted by time; the same config gives the same plan."""
     cfg = config or TrafficConfig()
@@ -106,6 +123,10 @@ def plan_traffic(config: TrafficConfig | None = None) -> list[PlannedRequest]:
     product_rank = rng.permutation(cfg.products) + 1
     customer_p = _zipf_weights(cfg.customers, 0.8)
     product_p = _zipf_weights(cfg.products, 1.0)
+    if cfg.customer_weights is not None:
+        customer_rank, customer_p = np.arange(1, cfg.customers + 1), _smoothed(cfg.customer_weights)
+    if cfg.product_weights is not None:
+        product_rank, product_p = np.arange(1, cfg.products + 1), _smoothed(cfg.product_weights)
     low, high = cfg.products_per_request
     window_s = cfg.window.total_seconds()
 

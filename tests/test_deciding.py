@@ -25,10 +25,13 @@ def test_psi_bands(value: float, verdict: Verdict) -> None:
     assert judge(_m(CheckName.PSI, value), RULES.rule(CheckName.PSI), 500).verdict is verdict
 
 
-def test_rate_differences_are_judged_by_size_either_way() -> None:
+def test_rate_checks_fire_on_a_rise_only() -> None:
+    # DESIGN §2: "more missing or unseen values than in training". Fewer nulls online
+    # than in training (e.g. a training window with late sign-ups) is recorded, not judged.
     rule = RULES.rule(CheckName.NULL_RATE)
     assert judge(_m(CheckName.NULL_RATE, 0.2), rule, 500).verdict is Verdict.BLOCK
-    assert judge(_m(CheckName.NULL_RATE, -0.2), rule, 500).verdict is Verdict.BLOCK
+    dropped = judge(_m(CheckName.NULL_RATE, -0.2), rule, 500)
+    assert dropped.verdict is Verdict.PASS and dropped.value == -0.2
 
 
 def test_too_few_rows_is_insufficient_never_pass() -> None:

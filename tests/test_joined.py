@@ -164,3 +164,16 @@ def test_counts_add_up(pairs) -> None:
 def test_identical_inputs_give_zero_diff(value: int) -> None:
     r = compare_feature(_sides([value] * 5, [value] * 5))
     assert r.diff_count == 0 and r.match_count == 5
+
+
+def test_value_past_its_ttl_is_ttl_exceeded_even_when_offline_has_a_fresher_row() -> None:
+    r = compare_feature(
+        _sides(
+            [10, 11],
+            [20, 21],
+            served_time=np.array([T0 - 70 * HOUR_US, T0 - 30 * HOUR_US], np.int64),
+            offline_time=np.array([T0 - 22 * HOUR_US, T0 - 22 * HOUR_US], np.int64),
+            ttl=timedelta(days=2),
+        )
+    )
+    assert _causes(r) == {"ttl_exceeded": 1, "stale_online": 1}
