@@ -1,0 +1,92 @@
+"""Each demo scenario, on the real Redis and Feast path, ends in the verdict it deserves
+and the joined replay names the injected cause."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from skewguard.datagen import GeneratorConfig
+from skewguard.demo import DemoConfig, DemoResult, run_demo
+from skewguard.scenarios import Scenario
+from skewguard.verdict import Verdict
+from tests.conftest import TEST_END, copy_feature_repo
+
+PRODUCT_VALUES = [
+    "product_stats__price",
+    "product_stats__rating",
+    "product_stats__views_7d",
+]
+
+
+@pytest.fixture(scope="module")
+def scenario_repo(tmp_path_factory, redis_connection):
+    path = copy_feature_repo(tmp_path_factory.mktemp("scen") / "repo", f"sgscen_{os.getpid()}")
+    yield path
+    from skewguard.repo import open_store
+
+    open_store(path).teardown()
+
+
+def _run(repo, tmp_path, scenario: Scenario) -> DemoResult:
+    config = DemoConfig(
+        repo=repo,
+        out=tmp_path,
+        scenario=scenario,
+        generator=GeneratorConfig(end=TEST_END),
+    )
+    return run_demo(config, say=lambda _: None)
+
+
+def _joined(result: DemoResult, feature: str) -> dict:
+    section = next(f for f in result.report.features if f.name == feature).joined
+    assert section is not None, f"{feature} has no joined section"
+    return dict(section)
+
+
+def _top_cause(result: DemoResult, feature: str) -> str:
+    return _joined(result, feature)["causes"][0]["cause"]
+
+
+def test_clean_passes_with_zero_joined_mismatches(scenario_repo, tmp_path) -> None:
+    result = _run(scenario_repo, tmp_path, Scenario.CLEAN)
+    assert result.report.verdict in (Verdict.PASS, Verdict.WARN)
+    for feature in result.report.features:
+        assert _joined(result, feature.name)["diff_count"] == 0, feature.name
+    assert set(result.reports) == {"json", "markdown", "junit", "html"}
+    assert all(p.exists() for p in result.reports.values())
+
+
+def test_stale_materialization_blocks_as_stale_online(scenario_repo, tmp_path) -> None:
+    result = _run(scenario_repo, tmp_path, Scenario.STALE)
+    assert result.report.verdict is Verdict.BLOCK
+    for feature in PRODUCT_VALUES:
+        assert _top_cause(result, feature) == "stale_online", feature
+    assert _joined(result, "customer_profile__age")["diff_count"] == 0
+
+
+def test_transformation_bug_blocks_as_scale_x100(scenario_repo, tmp_path) -> None:
+    result = _run(scenario_repo, tmp_path, Scenario.TRANSFORM_BUG)
+    assert result.report.verdict is Verdict.BLOCK
+    discount = _joined(result, "product_stats__discount")["causes"][0]
+    assert discount["cause"] == "scale" and discount["detail"] == "served = offline x 100"
+    # Undiscounted products (0 x 100 = 0) still match; every discounted one differs.
+    assert _top_cause(result, "customer_product_fit__price_vs_aov") == "upstream_input"
+    assert _joined(result, "product_stats__price")["diff_count"] == 0
+
+
+def test_ttl_expiry_blocks_as_ttl_exceeded(scenario_repo, tmp_path) -> None:
+    result = _run(scenario_repo, tmp_path, Scenario.TTL_EXPIRY)
+    assert result.report.verdict is Verdict.BLOCK
+    for feature in PRODUCT_VALUES:
+        assert _top_cause(result, feature) == "ttl_exceeded", feature
+
+
+def test_trend_shift_retrains_and_the_join_agrees(scenario_repo, tmp_path) -> None:
+    result = _run(scenario_repo, tmp_path, Scenario.TREND_SHIFT)
+    assert result.report.verdict is Verdict.RETRAIN
+    for feature in result.report.features:
+        assert _joined(result, feature.name)["diff_count"] == 0, feature.name
+    retrain = [f.name for f in result.report.features if f.verdict is Verdict.RETRAIN]
+    assert retrain, "some feature's distribution must have moved"
