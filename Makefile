@@ -18,7 +18,7 @@ $(BIN)/skewguard: pyproject.toml
 
 setup: $(BIN)/skewguard ## create .venv and install skewguard editable with its dev extras
 
-demo: setup ## generate data, apply, materialize to Redis, snapshot, look up online (SCENARIO=clean)
+demo: setup ## the end-to-end demo: data, Redis, snapshot, logged traffic, check (SCENARIO=clean|stale|transform_bug|ttl_expiry|trend_shift)
 	$(BIN)/skewguard demo --scenario $(SCENARIO)
 
 test: setup ## run the test suite (needs Redis on 127.0.0.1:6379)
@@ -27,6 +27,13 @@ test: setup ## run the test suite (needs Redis on 127.0.0.1:6379)
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check skewguard tests feature_repo benchmarks
 	$(BIN)/ruff format --check skewguard tests feature_repo benchmarks
+
+bench: setup ## benchmarks (check vs Evidently, replay, serving); each prints its figures
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench_check.py
+	$(BIN)/python benchmarks/bench_replay.py --with-feast-duckdb
+	$(BIN)/skewguard demo --scenario clean >/dev/null
+	$(BIN)/python benchmarks/bench_serving.py --runs 11
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf feature_repo/data out .pytest_cache

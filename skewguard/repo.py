@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +62,7 @@ def open_store(repo: str | Path | None = None) -> FeatureStore:
     os.environ.setdefault(REDIS_ENV, DEFAULT_REDIS)
     from feast import FeatureStore
 
+    _quiet_known_feast_warnings()
     try:
         return FeatureStore(repo_path=str(path))
     except Exception as err:  # Feast raises many types for a bad yaml
@@ -69,6 +71,15 @@ def open_store(repo: str | Path | None = None) -> FeatureStore:
             where=str(path / "feature_store.yaml"),
             hint="fix the file; `feast plan` in that folder shows Feast's own diagnosis",
         ) from err
+
+
+def _quiet_known_feast_warnings() -> None:
+    # Importing Feast puts its own warning filters first ("once" for every runtime and
+    # deprecation warning), so these go in after it: two warnings on every run that a
+    # user cannot act on (on-demand views are "experimental"; ibis, under Feast's duckdb
+    # code, calls a deprecated duckdb method).
+    warnings.filterwarnings("ignore", message="On demand feature view is an experimental")
+    warnings.filterwarnings("ignore", message=r"fetch_arrow_table\(\) is deprecated")
 
 
 @contextlib.contextmanager
