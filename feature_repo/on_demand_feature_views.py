@@ -7,8 +7,12 @@ from feature_views import customer_profile, product_stats
 
 # How a product fits this shopper, computed at request time from both views.
 # Pandas mode: Feast 0.67 drops python-mode outputs online under full feature names.
+# Sources name only the five inputs it reads, so replay can tell which input differed.
 @on_demand_feature_view(
-    sources=[customer_profile, product_stats],
+    sources=[
+        customer_profile[["avg_order_value", "recent_categories"]],
+        product_stats[["price", "discount", "category"]],
+    ],
     schema=[
         Field(name="price_vs_aov", dtype=Float64),
         Field(name="category_match", dtype=Bool),

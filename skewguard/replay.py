@@ -154,7 +154,6 @@ def replay(
     where: str = "serving logs",
 ) -> ReplayResult:
     """Replay logged rows through the offline store and compare feature by feature."""
-    from skewguard.offline_store import point_in_time_event_times
     from skewguard.service_spec import describe_service
     from skewguard.snapshot import point_in_time_features
 
@@ -169,11 +168,15 @@ def replay(
         {**{k: logs.column(k) for k in spec.join_keys}, EVENT_TIMESTAMP: request_time}
     )
     offline = point_in_time_features(store, spec, labels)
-    batch_views = [
-        store.get_feature_view(v)
-        for v in dict.fromkeys(f.view for f in spec.features if not f.on_demand)
-    ]
-    offline_times = point_in_time_event_times(store.config, batch_views, labels, EVENT_TIMESTAMP)
+    n = logs.num_rows
+    float32 = {f.column: _is_float32(f) for f in spec.features}
+    matched = {
+        f.column: match_mask(
+            logs.column(f.column), offline.column(f.column), float32=float32[f.column]
+        )
+        for f in spec.features
+    }
+    offline_times = _offline_times_where_needed(store, spec, logs, offline, labels, matched)
 
     request_us = _micros(request_time)
     context: Mapping[str, pa.ChunkedArray] = {
@@ -182,7 +185,6 @@ def replay(
     }
     results: dict[str, JoinedFeature] = {}
     agreements: dict[str, np.ndarray] = {}
-    n = logs.num_rows
     for feature in sorted(spec.features, key=lambda f: f.on_demand):  # inputs first
         served = logs.column(feature.column)
         ts_col, status_col = timestamp_column(feature.column), status_column(feature.column)
@@ -201,17 +203,16 @@ def replay(
             served_status=served_status,
             offline_time=None if feature.on_demand else offline_times.get(feature.view),
             ttl=feature.ttl,
-            float32=_is_float32(feature),
+            float32=float32[feature.column],
             on_demand=feature.on_demand,
             inputs_matched=(
                 all_inputs_matched(agreements, feature.inputs, n) if feature.on_demand else None
             ),
             context=context,
         )
-        matched = match_mask(served, sides.offline, float32=sides.float32)
-        results[feature.column] = compare_feature(sides, matched=matched)
+        results[feature.column] = compare_feature(sides, matched=matched[feature.column])
         both_missing = ~np.asarray(served.is_valid()) & ~np.asarray(sides.offline.is_valid())
-        agreements[feature.column] = matched | both_missing
+        agreements[feature.column] = matched[feature.column] | both_missing
     return ReplayResult(
         feature_service=spec.name,
         logged_rows=logged_rows,
@@ -221,3 +222,41 @@ def replay(
         seconds=time.perf_counter() - started,
         features=tuple(results[f.column] for f in spec.features),
     )
+
+
+def _offline_times_where_needed(
+    store: FeatureStore,
+    spec: ServiceSpec,
+    logs: pa.Table,
+    offline: pa.Table,
+    labels: pa.Table,
+    matched: Mapping[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Event times of the offline rows the point-in-time join picked, per batch view.
+
+    Only a row whose batch feature differs with values on both sides needs them (to tell a
+    stale online value from a wrong one), so the second ASOF pass runs on those rows
+    only; every other row gets -1 (unknown). A healthy pipeline pays nothing.
+    """
+    from skewguard.offline_store import point_in_time_event_times
+
+    need = np.zeros(logs.num_rows, dtype=bool)
+    for f in spec.features:
+        if not f.on_demand:
+            both = np.asarray(logs.column(f.column).is_valid()) & np.asarray(
+                offline.column(f.column).is_valid()
+            )
+            need |= both & ~matched[f.column]
+    views = list(dict.fromkeys(f.view for f in spec.features if not f.on_demand))
+    times = {v: np.full(logs.num_rows, -1, dtype=np.int64) for v in views}
+    rows = np.flatnonzero(need)
+    if rows.size:
+        picked = point_in_time_event_times(
+            store.config,
+            [store.get_feature_view(v) for v in views],
+            labels.take(pa.array(rows)),
+            EVENT_TIMESTAMP,
+        )
+        for view, values in picked.items():
+            times[view][rows] = values
+    return times
