@@ -90,3 +90,50 @@ def test_trend_shift_retrains_and_the_join_agrees(scenario_repo, tmp_path) -> No
         assert _joined(result, feature.name)["diff_count"] == 0, feature.name
     retrain = [f.name for f in result.report.features if f.verdict is Verdict.RETRAIN]
     assert retrain, "some feature's distribution must have moved"
+
+
+def test_replay_and_check_replay_cli_block_on_the_transformation_bug(
+    scenario_repo, tmp_path, capsys
+) -> None:
+    from skewguard import cli
+
+    result = _run(scenario_repo, tmp_path, Scenario.TRANSFORM_BUG)
+    logs = str(result.serving_log)
+    out_json = tmp_path / "replay.json"
+    code = cli.main(
+        ["replay", "--serving", logs, "--repo", str(scenario_repo), "--json", str(out_json)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "product_stats__discount" in printed and "scale" in printed
+    import json
+
+    saved = json.loads(out_json.read_text())
+    assert saved["verdict"] == "block"
+    assert saved["features"]["product_stats__price"]["diff_count"] == 0
+
+    report = tmp_path / "report.json"
+    code = cli.main(
+        [
+            "check", "--training", str(result.snapshot), "--serving", logs,
+            "--replay", "--repo", str(scenario_repo), "--json", str(report), "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 1
+    features = {f["name"]: f for f in json.loads(report.read_text())["features"]}
+    checks = {c["check"]: c for c in features["product_stats__discount"]["checks"]}
+    assert checks["joined_mismatch_rate"]["verdict"] == "block"
+    assert features["product_stats__discount"]["joined"]["causes"][0]["cause"] == "scale"
+
+
+def test_a_seeded_sample_replays_the_same_rows(scenario_repo, tmp_path) -> None:
+    from skewguard.replay import read_serving_logs, replay
+    from skewguard.repo import open_store
+
+    result = _run(scenario_repo, tmp_path, Scenario.STALE)
+    store, logs = open_store(scenario_repo), read_serving_logs(result.serving_log)
+    first = replay(store, "recommender_v1", logs, sample=300, seed=5)
+    again = replay(store, "recommender_v1", logs, sample=300, seed=5)
+    assert first.replayed_rows == 300 and first.logged_rows == logs.num_rows
+    assert first.to_dict()["features"] == again.to_dict()["features"]
+    assert first.feature("product_stats__price").causes[0].cause == "stale_online"
