@@ -76,30 +76,23 @@ class ReplayResult:
 
 
 def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """All log rows under `path` (a parquet file or a folder, searched recursively)."""
-    source = Path(path)
-    if not source.exists():
-        raise InputError(
-            "serving log path not found",
-            where=str(source),
-            hint="point --serving at the log folder (e.g. feature_repo/data/logs/recommender_v1)",
-        )
+    """All log rows under `path` (a parquet file or a folder, searched recursively).
+
+    Files are found and validated as `skewguard check` does (`reading.open_serving`):
+    unreadable files, naive timestamps and schemas that disagree are errors naming the file.
+    """
+    from skewguard.reading import open_serving
+
+    serving = open_serving(Path(path))
     try:
-        dataset = ds.dataset(source, format="parquet")
-        table = dataset.to_table(columns=columns)
+        dataset = ds.dataset([str(f) for f in serving.data.files], format="parquet")
+        return dataset.to_table(columns=columns)
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(
             f"cannot read the serving logs: {err}",
-            where=str(source),
+            where=str(path),
             hint="remove or repair the unreadable file",
         ) from err
-    if table.num_rows == 0:
-        raise InputError(
-            "the serving logs hold no rows",
-            where=str(source),
-            hint="serve some traffic first (skewguard traffic) or point at another folder",
-        )
-    return table
 
 
 def sample_rows(table: pa.Table, size: int | None, seed: int) -> pa.Table:
