@@ -149,7 +149,9 @@ def event_from_report(
     snapshot_path: str | Path | None = None,
     source: str = "check",
 ) -> Event | None:
-    """The event a report triggers (retrain or block), or None for any other verdict."""
+    """The event a report triggers (retrain or block), or None for any other verdict.
+
+    Paths are made absolute: the consumer may run elsewhere."""
     verdict = str(report.verdict)
     if verdict not in TRIGGER_VERDICTS:
         return None
@@ -160,16 +162,17 @@ def event_from_report(
                 str(c.check) for c in feature.checks if str(c.verdict) in TRIGGER_VERDICTS
             )
     training = dict(report.inputs.get("training") or {})
+    snapshot = snapshot_path or training.get("path")
     return Event(
         verdict=verdict,
         failing_features=tuple(failing),
         failing_checks=failing,
         snapshot_id=training.get("content_hash"),
-        snapshot_path=str(snapshot_path or training.get("path") or "") or None,
+        snapshot_path=str(Path(snapshot).resolve()) if snapshot else None,
         feature_service=training.get("feature_service"),
-        serving_path=str(serving_path),
+        serving_path=str(Path(serving_path).resolve()),
         log_window=dict(log_window),
-        report_path=str(report_path) if report_path else None,
+        report_path=str(Path(report_path).resolve()) if report_path else None,
         source=source,
     )
 
