@@ -202,12 +202,17 @@ def redis_client(connection_string: str | None = None) -> redis.Redis:
             kwargs["password"] = value
         elif key.strip() == "db":
             kwargs["db"] = int(value)
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
     try:
         return redis_lib.Redis(
             host=host or "127.0.0.1",
             port=int(port),
             decode_responses=True,
             socket_connect_timeout=5,
+            # One quick retry: a publisher must not hang on a Redis that is down.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1),
             **kwargs,
         )
     except ValueError as err:

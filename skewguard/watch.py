@@ -8,8 +8,8 @@ when there is one, else the given snapshot. The JSON report goes to the reports 
 
 Retrain and block verdicts publish an event, except during the cooldown: after an event
 for a verdict, later windows with the same verdict against the same training snapshot
-publish nothing until their end is `cooldown` past the end of the window that fired, so
-one drift fires one trigger, not one per window. A new training snapshot (a promoted
+publish nothing while they start less than `cooldown` after the end of the window that
+fired, so one drift fires one trigger, not one per window. A new training snapshot (a promoted
 model) starts afresh.
 
 The state file records each window done (verdict, report, event or why none) and the
@@ -113,7 +113,7 @@ def day_windows(serving: Path, *, now: datetime, include_open: bool = False) -> 
         end = start + timedelta(days=1)
         if end <= now or include_open:
             windows.append(Window(day.isoformat(), start, end, child))
-    return windows
+    return sorted(windows, key=lambda w: w.start)
 
 
 def minute_windows(
@@ -129,7 +129,10 @@ def minute_windows(
 
     if every <= timedelta(0):
         raise InputError("--every must be positive", where="--every", hint="pass minutes > 0")
-    dataset = ds.dataset(serving, format="parquet")
+    from skewguard.reading import find_parquet_files
+
+    # A list of files: pyarrow's discovery skips folders such as `__log_date=...`.
+    dataset = ds.dataset([str(f) for f in find_parquet_files(serving)], format="parquet")
     times = dataset.to_table(columns=[LOG_TIMESTAMP]).column(LOG_TIMESTAMP)
     if len(times) == 0:
         return []
@@ -208,7 +211,7 @@ def _in_cooldown(
     last = state["last_trigger"].get(verdict)
     if not last or last.get("snapshot_id") != snapshot_id:
         return False
-    return window.end - datetime.fromisoformat(last["window_end"]) < cooldown
+    return window.start < datetime.fromisoformat(last["window_end"]) + cooldown
 
 
 # -- one pass --------------------------------------------------------------------------

@@ -276,8 +276,10 @@ def _log_window(serving: Path) -> dict[str, str | None]:
     import pyarrow.dataset as ds
 
     from skewguard.logschema import LOG_TIMESTAMP
+    from skewguard.reading import find_parquet_files
 
-    dataset = ds.dataset(serving, format="parquet")
+    # A list of files: pyarrow's discovery skips folders such as `__log_date=...`.
+    dataset = ds.dataset([str(f) for f in find_parquet_files(Path(serving))], format="parquet")
     low = high = None
     if LOG_TIMESTAMP in dataset.schema.names:
         column = dataset.to_table(columns=[LOG_TIMESTAMP]).column(LOG_TIMESTAMP)

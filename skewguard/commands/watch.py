@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=24.0,
         metavar="HOURS",
         help="after an event, the same verdict against the same snapshot "
-        "publishes nothing for windows ending within HOURS (default 24; 0: off)",
+        "publishes nothing for windows starting within HOURS of the end of the window that "
+        "fired (default 24: the next day stays quiet; 0: off)",
     )
     parser.add_argument(
         "--every",
