@@ -2,8 +2,8 @@
 
 `build_loop_world` generates the default 42-day data set, applies and materializes it
 under its own Feast project on the shared Redis, builds the first model's snapshot
-(days 7-28) and serves the pairs browsed in the last week at noon of the window's last
-day (log partition `2026-11-19`).
+(days 14-28) and serves half of the pairs browsed in the last ten days at noon of the
+window's last day (log partition `2026-11-19`).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def test_trend_shift_retrain_promote_then_the_next_check_passes(
 ) -> None:
     policy = load_policy(None)
     models = tmp_path / "models"
-    # Model v1 learned from days 7-28; it is the one in production.
+    # Model v1 learned from days 14-28; it is the one in production.
     v1 = save_model(train(world.first_snapshot), models)
     promote(models, v1)
     watch = WatchConfig(
