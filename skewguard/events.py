@@ -286,6 +286,35 @@ class RedisStream:
         )
         return [self._delivery(entry_id, fields) for entry_id, fields in _entries(answer)]
 
+    def pending_ids(self, consumer: str, *, count: int = 100) -> list[str]:
+        """Ids of the entries pending for `consumer`, oldest first (no delivery counted)."""
+        self.ensure_group()
+        rows = self._call(
+            "inspect",
+            self.client.xpending_range,
+            self.stream,
+            self.group,
+            min="-",
+            max="+",
+            count=count,
+            consumername=consumer,
+        )
+        return [r["message_id"] for r in rows]
+
+    def take(self, consumer: str, entry_id: str) -> Delivery | None:
+        """Deliver a pending entry to `consumer` again (one more delivery counted)."""
+        answer = self._call(
+            "claim",
+            self.client.xclaim,
+            self.stream,
+            self.group,
+            consumer,
+            min_idle_time=0,
+            message_ids=[entry_id],
+        )
+        found = [(i, f) for i, f in answer or [] if f]
+        return self._delivery(*found[0]) if found else None
+
     def read_new(
         self, consumer: str, *, count: int = 1, block_ms: int | None = None
     ) -> list[Delivery]:

@@ -248,30 +248,41 @@ def consume(
     """Handle events until none is left (`once`) or forever.
 
     Order: this consumer's own pending entries (left by a run that died), then entries
-    other consumers left idle for `claim_idle`, then new ones. An entry is handled at most
-    once per call; `limit` stops after that many.
+    other consumers left idle for `claim_idle`, then new ones. With `once` an entry is
+    handled at most once; a long-running consumer tries an entry it failed on again after
+    `claim_idle`. `limit` stops after that many outcomes.
     """
+    import time
+
     stream = trainer.stream
-    idle_ms = int(trainer.config.claim_idle.total_seconds() * 1000)
-    seen: set[str] = set()
-    cursor = "0"
+    idle_s = trainer.config.claim_idle.total_seconds()
+    idle_ms = int(idle_s * 1000)
+    handled: dict[str, float] = {}  # entry id -> when this call last handled it
+
+    def due(entry_id: str) -> bool:
+        if entry_id not in handled:
+            return True
+        return not once and time.monotonic() - handled[entry_id] >= idle_s
+
     outcomes: list[RetrainOutcome] = []
     while limit is None or len(outcomes) < limit:
-        own = stream.read_own(consumer, after=cursor, count=10)
-        if own:
-            cursor = own[-1].entry_id
-            batch = own
-        else:
-            batch = stream.claim_stale(consumer, min_idle_ms=idle_ms, count=10)
-            batch = [d for d in batch if d.entry_id not in seen]
-            if not batch:
-                batch = stream.read_new(consumer, count=1, block_ms=None if once else block_ms)
-        fresh = [d for d in batch if d.entry_id not in seen]
-        if not batch and once:
-            break
-        for delivery in fresh:
+        # Pending ids are listed without counting a delivery; `take` counts one per attempt.
+        own = [i for i in stream.pending_ids(consumer) if due(i)]
+        taken = stream.take(consumer, own[0]) if own else None
+        batch = [taken] if taken is not None else []
+        if not batch:
+            batch = [
+                d
+                for d in stream.claim_stale(consumer, min_idle_ms=idle_ms, count=10)
+                if due(d.entry_id)
+            ]
+        if not batch:
+            batch = stream.read_new(consumer, count=1, block_ms=None if once else block_ms)
+            if not batch and once:
+                break
+        for delivery in batch:
             if limit is not None and len(outcomes) >= limit:
                 break
-            seen.add(delivery.entry_id)
+            handled[delivery.entry_id] = time.monotonic()
             outcomes.append(trainer.handle(delivery))
     return outcomes
