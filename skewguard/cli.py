@@ -23,6 +23,8 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "check",
     "replay",
+    "watch",
+    "retrain",
     "generate",
     "apply",
     "materialize",

@@ -99,6 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from skewguard.commands.replay import add_replay_args
 
     add_replay_args(parser, for_check=True)
+    from skewguard.commands._events import add_publish_args
+
+    add_publish_args(parser)
     parser.set_defaults(run=run)
 
 
@@ -181,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         print(head + ("\n" + rest if rest else ""))
         for what, path in written:
             print(f"  {what} report: {path}")
+    _publish_events(report, args, quiet)
     if report.verdict is Verdict.INSUFFICIENT_DATA:
         names = sorted({f.name for f in report.features if f.verdict is Verdict.INSUFFICIENT_DATA})
         print(
@@ -232,6 +236,59 @@ def _write_reports(
     if todo:
         progress("reports written", len(todo), len(todo))
     return written
+
+
+# -- events (--publish, --events-file, --webhook) -----------------------------------------
+# Publishing never changes the verdict or the exit code: a sink that fails is reported on
+# stderr. docs/loop.md describes the event.
+
+
+def _publish_events(report: Report, args: argparse.Namespace, quiet: bool) -> None:
+    from skewguard.commands._events import sinks_from_args
+    from skewguard.events import event_from_report, publish
+
+    sinks = sinks_from_args(args)
+    if not sinks:
+        return
+    event = event_from_report(
+        report,
+        serving_path=args.serving,
+        log_window=_log_window(args.serving),
+        report_path=getattr(args, "json", None),
+    )
+    if event is None:
+        return
+    outcome = publish(event, sinks)
+    if not quiet:
+        for sink, where in outcome.delivered:
+            print(f"  {event.verdict} event {event.event_id} published ({sink}: {where})")
+    for sink, error in outcome.failed:
+        print(
+            f"skewguard check: warning: could not publish the {event.verdict} event to "
+            f"{sink}: {error}",
+            file=sys.stderr,
+        )
+
+
+def _log_window(serving: Path) -> dict[str, str | None]:
+    """The span of request times in the serving logs (the log window an event names)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from skewguard.logschema import LOG_TIMESTAMP
+    from skewguard.reading import find_parquet_files
+
+    # A list of files: pyarrow's discovery skips folders such as `__log_date=...`.
+    dataset = ds.dataset([str(f) for f in find_parquet_files(Path(serving))], format="parquet")
+    low = high = None
+    if LOG_TIMESTAMP in dataset.schema.names:
+        column = dataset.to_table(columns=[LOG_TIMESTAMP]).column(LOG_TIMESTAMP)
+        low, high = pc.min(column).as_py(), pc.max(column).as_py()
+    return {
+        "id": Path(serving).name,
+        "start": low.isoformat() if low else None,
+        "end": high.isoformat() if high else None,
+    }
 
 
 def _no_progress(what: str, done: int, total: int) -> None:
