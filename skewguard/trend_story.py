@@ -3,9 +3,8 @@
 The generator's world drifts (sneakers rise, knitwear fades, prices and order values
 creep up). The story the loop tells on it, with the default policy:
 
-- the first model learns from days 14-28 of the 42-day window (`TRAINING_DAYS`): late
-  enough that most shoppers who sign up during the window already have a profile (8% of
-  its rows have none, against almost none served now: a warn, not the 10-point block);
+- the first model learns from days 14-28 of the 42-day window (`TRAINING_DAYS`), when most
+  shoppers who sign up during the window already have a profile;
 - "now" is the end of the window: shoppers look up the customer/product pairs browsed
   in the last ten days (`serve_recent_pairs`), at request times around the end;
 - the check of those logs against the first model's snapshot says **retrain**
