@@ -260,7 +260,7 @@ def _sample_lookup(
 def _check(
     store: FeatureStore, snapshot: Path, logs: Path, out: Path
 ) -> tuple[Report, dict[str, Path]]:
-    from skewguard.commands.check import check
+    from skewguard.checking import check
     from skewguard.policy import load_policy
     from skewguard.render_html import render_html
     from skewguard.render_junit import render_junit

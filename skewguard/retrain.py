@@ -130,7 +130,7 @@ class Trainer:
     def _retrain(self, delivery: Delivery, event: Event) -> RetrainOutcome:
         import pyarrow.parquet as pq
 
-        from skewguard.commands.check import check
+        from skewguard.checking import check
         from skewguard.model import promote, save_model, train
         from skewguard.replay import read_serving_logs, replay
         from skewguard.repo import data_dir, find_repo

@@ -224,7 +224,7 @@ def watch_once(
     say: Callable[[str], None] = print,
 ) -> list[WindowOutcome]:
     """Check every window not yet done, oldest first; returns what happened to each."""
-    from skewguard.commands.check import check
+    from skewguard.checking import check
     from skewguard.events import event_from_report, publish
     from skewguard.report import write_json
 

@@ -331,7 +331,7 @@ def write_small_inputs(folder: Path, *, skewed: bool = True) -> tuple[Path, Path
 
 def small_report(folder: Path, *, skewed: bool = True) -> Report:
     """A check run on the small inputs, with relative paths so the report is reproducible."""
-    from skewguard.commands.check import check
+    from skewguard.checking import check
 
     write_small_inputs(folder, skewed=skewed)
     cwd = Path.cwd()

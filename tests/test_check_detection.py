@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from check_fixtures import Columns, replace_column, write_serving, write_training
 
-from skewguard.commands.check import check
+from skewguard.checking import check
 from skewguard.policy import load_policy
 from skewguard.report import Report
 from skewguard.verdict import Verdict

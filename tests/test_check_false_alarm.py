@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from check_fixtures import write_serving, write_training
 
-from skewguard.commands.check import check
+from skewguard.checking import check
 from skewguard.policy import load_policy
 from skewguard.verdict import Verdict
 

@@ -19,7 +19,7 @@ import pytest
 from check_fixtures import replace_column, write_serving, write_training
 from report_fixtures import HOSTILE, Page, stable
 
-from skewguard.commands.check import check
+from skewguard.checking import check
 from skewguard.policy import load_policy
 from skewguard.render_html import render_html
 

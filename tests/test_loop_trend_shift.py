@@ -153,7 +153,7 @@ def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream) -> list[st
 def test_a_consumer_killed_mid_way_reprocesses_the_event_after_restart(
     world: LoopWorld, stream: RedisStream, tmp_path: Path
 ) -> None:
-    from skewguard.commands.check import check
+    from skewguard.checking import check
 
     report = check(world.first_snapshot, world.window("2026-11-19"), load_policy(None))
     event = event_from_report(
@@ -212,7 +212,7 @@ def test_a_transformation_bug_blocks_and_trains_nothing(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from skewguard.commands.check import check
+    from skewguard.checking import check
 
     # The latest materialized product rows, written again online with discount x100 (a
     # percentage where a fraction belongs). Feast's Redis store keeps a stored row whose

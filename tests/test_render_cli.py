@@ -11,7 +11,8 @@ import pytest
 from report_fixtures import write_small_inputs
 
 from skewguard import cli
-from skewguard.commands.check import check, gate_exit_code
+from skewguard.checking import check
+from skewguard.commands.check import gate_exit_code
 from skewguard.policy import load_policy
 from skewguard.verdict import Verdict
 

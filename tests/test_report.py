@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from check_fixtures import write_serving, write_training
 
-from skewguard.commands.check import check
+from skewguard.checking import check
 from skewguard.policy import load_policy
 from skewguard.report import Report, read_json, render_summary, write_json
 
