@@ -129,16 +129,17 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
 
 
 def _fresh_store(repo: Path) -> FeatureStore:
-    """Apply the repo after removing what an earlier demo run left online and in the logs.
+    """Apply the repo with nothing left online or in the logs from an earlier run.
 
-    Feast's Redis store never overwrites a value with an older one, so a scenario that
-    materializes less must start from empty Redis keys for the project.
+    Feast's Redis store never overwrites a value with an older or equally old one, so
+    values an earlier run left under this project (in a shared Redis they outlive the
+    checkout, and a fresh clone has no registry to find them with) would shadow what
+    this run materializes. Apply, tear the project's online data down, apply again.
     """
-    from skewguard.repo import apply_repo, data_dir, open_store
+    from skewguard.repo import apply_repo, data_dir
 
-    if (data_dir(repo) / "registry.db").exists():
-        open_store(repo).teardown()
     shutil.rmtree(data_dir(repo) / "logs", ignore_errors=True)
+    apply_repo(repo).teardown()
     return apply_repo(repo)
 
 
@@ -262,31 +263,14 @@ def _check(
 ) -> tuple[Report, dict[str, Path]]:
     from skewguard.checking import check
     from skewguard.policy import load_policy
-    from skewguard.render_html import render_html
-    from skewguard.render_junit import render_junit
-    from skewguard.render_markdown import render_markdown
-    from skewguard.rendering import write_text
     from skewguard.replay import read_serving_logs, replay
-    from skewguard.report import write_json
+    from skewguard.report_files import ReportPaths, write_reports
 
     replayed = replay(store, SERVICE, read_serving_logs(logs), where=str(logs))
     report = check(snapshot, logs, load_policy(None), replayed=replayed)
-    paths = {
-        "json": out / "report.json",
-        "markdown": out / "report.md",
-        "junit": out / "junit.xml",
-        "html": out / "report.html",
-    }
-    write_json(report, paths["json"])
-    write_text(
-        paths["markdown"],
-        render_markdown(report, html_name="report.html"),
-        what="Markdown",
-        flag="--markdown",
-    )
-    write_text(paths["junit"], render_junit(report), what="JUnit XML", flag="--junit")
-    write_text(paths["html"], render_html(report), what="HTML", flag="--html")
-    return report, paths
+    paths = ReportPaths.in_folder(out)
+    write_reports(report, paths)
+    return report, paths.as_dict()
 
 
 def _say_outcome(

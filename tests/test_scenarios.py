@@ -137,3 +137,15 @@ def test_a_seeded_sample_replays_the_same_rows(scenario_repo, tmp_path) -> None:
     assert first.replayed_rows == 300 and first.logged_rows == logs.num_rows
     assert first.to_dict()["features"] == again.to_dict()["features"]
     assert first.feature("product_stats__price").causes[0].cause == "stale_online"
+
+
+def test_a_fresh_checkout_is_not_shadowed_by_an_earlier_runs_redis_values(
+    scenario_repo, tmp_path
+) -> None:
+    # A broken run leaves x100 discounts in the shared Redis; a fresh clone (no registry)
+    # of the same project must still start clean, or Feast skips its equal-time writes.
+    _run(scenario_repo, tmp_path, Scenario.TRANSFORM_BUG)
+    (scenario_repo / "data" / "registry.db").unlink()
+    result = _run(scenario_repo, tmp_path, Scenario.CLEAN)
+    assert _joined(result, "product_stats__discount")["diff_count"] == 0
+    assert result.report.verdict in (Verdict.PASS, Verdict.WARN)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,43 +194,16 @@ def run(args: argparse.Namespace) -> int:
 def _write_reports(
     report: Report, args: argparse.Namespace, fail_on: str, progress: Progress
 ) -> list[tuple[str, Path]]:
-    """Write every report asked for; return (format, path) for each one written."""
-    from skewguard.render_html import render_html
-    from skewguard.render_junit import render_junit
-    from skewguard.render_markdown import render_markdown
-    from skewguard.rendering import write_text
-    from skewguard.report import write_json
+    """Write every report the flags ask for; return (format, path) for each one written."""
+    from skewguard.report_files import ReportPaths, write_reports
 
-    html = getattr(args, "html", None)
-    jobs: list[tuple[str, str, Path | None, Callable[[], str] | None]] = [
-        ("JSON", "--json", getattr(args, "json", None), None),
-        (
-            "Markdown",
-            "--markdown",
-            getattr(args, "markdown", None),
-            lambda: render_markdown(report, html_name=html.name if html else None),
-        ),
-        (
-            "JUnit XML",
-            "--junit",
-            getattr(args, "junit", None),
-            lambda: render_junit(report, fail_on=fail_on),
-        ),
-        ("HTML", "--html", html, lambda: render_html(report)),
-    ]
-    todo = [job for job in jobs if job[2] is not None]
-    written = []
-    for i, (what, flag, path, render) in enumerate(todo):
-        assert path is not None
-        progress(f"writing {what} report {path}", i, len(todo))
-        if render is None:
-            write_json(report, path)
-        else:
-            write_text(path, render(), what=what, flag=flag)
-        written.append((what, path))
-    if todo:
-        progress("reports written", len(todo), len(todo))
-    return written
+    paths = ReportPaths(
+        json=getattr(args, "json", None),
+        markdown=getattr(args, "markdown", None),
+        junit=getattr(args, "junit", None),
+        html=getattr(args, "html", None),
+    )
+    return write_reports(report, paths, fail_on=fail_on, progress=progress)
 
 
 # -- events (--publish, --events-file, --webhook) -----------------------------------------
