@@ -32,6 +32,8 @@ from skewguard.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from skewguard.reading import Manifest
+
 __all__ = [
     "MODEL_FILE",
     "METADATA_FILE",
@@ -85,18 +87,19 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _kinds(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+def _kinds(manifest: Manifest) -> tuple[list[str], list[str], list[str]]:
     numeric, categorical, ignored = [], [], []
-    for feature in manifest["features"]:
-        t = pa.type_for_alias(feature["arrow_type"]) if "<" not in feature["arrow_type"] else None
+    for feature in manifest.features:
+        alias = feature.arrow_type or ""
+        t = pa.type_for_alias(alias) if alias and "<" not in alias else None
         if t is None:
-            ignored.append(feature["name"])
+            ignored.append(feature.name)
         elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-            numeric.append(feature["name"])
+            numeric.append(feature.name)
         elif pa.types.is_string(t) or pa.types.is_large_string(t):
-            categorical.append(feature["name"])
+            categorical.append(feature.name)
         else:
-            ignored.append(feature["name"])
+            ignored.append(feature.name)
     return numeric, categorical, ignored
 
 
@@ -165,14 +168,15 @@ def train(
     """Train on a snapshot folder; metrics are measured on the latest `holdout` share."""
     import sklearn
 
-    from skewguard.snapshot import DATA_NAME, read_manifest
+    from skewguard.reading import read_manifest
+    from skewguard.snapshot import MANIFEST_NAME
 
     folder = Path(snapshot)
-    manifest = read_manifest(folder)
-    table = pq.read_table(folder / manifest.get("data_file", DATA_NAME))
+    manifest = read_manifest(folder / MANIFEST_NAME)
+    table = pq.read_table(folder / manifest.data_file)
     if label not in table.column_names:
         raise InputError(
-            f"the snapshot has no label column {label!r} (labels: {manifest['label_columns']})",
+            f"the snapshot has no label column {label!r} (labels: {list(manifest.label_columns)})",
             where=str(folder),
             hint="pass the label column's name",
         )
@@ -202,7 +206,7 @@ def train(
     final = _pipeline(numeric, categorical, seed).fit(x, y)
 
     created = datetime.now(UTC)
-    content_hash = str(manifest["content_hash"])
+    content_hash = str(manifest.content_hash)
     version = created.strftime("%Y%m%dT%H%M%S") + "-" + content_hash.split(":")[-1][:8]
     metadata = {
         "schema_version": 1,
@@ -211,8 +215,8 @@ def train(
         "created_at": created.isoformat(),
         "snapshot_id": content_hash,
         "snapshot_path": str(folder.resolve()),
-        "snapshot_time_range": manifest.get("time_range"),
-        "feature_service": manifest.get("feature_service"),
+        "snapshot_time_range": dict(manifest.time_range) if manifest.time_range else None,
+        "feature_service": manifest.feature_service,
         "label": label,
         "features": features,
         "ignored_features": ignored,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,7 @@ class Manifest:
     content_hash: str | None
     data_file: str
     reference_profile: str | None
+    time_range: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ def read_manifest(path: Path) -> Manifest:
         content_hash=raw.get("content_hash"),
         data_file=str(raw.get("data_file") or "data.parquet"),
         reference_profile=raw.get("reference_profile"),
+        time_range=raw.get("time_range"),
     )
 
 

@@ -49,7 +49,6 @@ __all__ = [
     "build_snapshot",
     "read_labels",
     "validate_labels",
-    "read_manifest",
     "filter_time_window",
     "point_in_time_features",
 ]
@@ -334,35 +333,6 @@ def build_snapshot(
         missing_by_feature=missing,
         manifest=manifest,
     )
-
-
-def read_manifest(snapshot: str | Path) -> dict[str, Any]:
-    """The manifest of a snapshot folder (or of the folder holding a snapshot file)."""
-    folder = Path(snapshot)
-    if folder.is_file():
-        folder = folder.parent
-    path = folder / MANIFEST_NAME
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise InputError(
-            "no manifest.json in the snapshot folder",
-            where=str(folder),
-            hint="build the snapshot with `skewguard snapshot`",
-        ) from err
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"manifest.json is not valid JSON: {err}",
-            where=str(path),
-            hint="rebuild the snapshot",
-        ) from err
-    if manifest.get("kind") != SNAPSHOT_KIND:
-        raise InputError(
-            f"not a skewguard training snapshot manifest (kind={manifest.get('kind')!r})",
-            where=str(path),
-            hint="point at a folder written by `skewguard snapshot`",
-        )
-    return manifest
 
 
 def filter_time_window(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from skewguard.repo import open_store
-from skewguard.snapshot import build_snapshot, read_manifest
+from skewguard.snapshot import build_snapshot
 
 CUSTOMER_FEATURES = [
     "avg_order_value",
@@ -127,7 +129,8 @@ def test_manifest_describes_the_snapshot(snapshot) -> None:
     import feast
 
     result, labels = snapshot
-    manifest = read_manifest(result.path)
+    # The file as written, not a reader's view of it.
+    manifest = json.loads((result.path / "manifest.json").read_text())
     assert manifest["feature_service"] == "recommender_v1"
     assert manifest["row_count"] == len(labels)
     assert manifest["feast_version"] == feast.__version__
