@@ -32,7 +32,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.check_fixtures import manifest_document  # noqa: E402  (the test suite's helper)
+
 CHUNK = 1_000_000
 FEATURES = [
     "customer_stats__avg_order_value",
@@ -98,30 +102,15 @@ def generate(root: Path, rows: int) -> tuple[Path, Path]:
         writer.write_table(table)
     assert writer is not None
     writer.close()
-    manifest = {
-        "schema_version": 1,
-        "kind": "skewguard.training_snapshot",
-        "feature_service": "recommender_v1",
-        "join_keys": ["customer_id", "product_id"],
-        "label_columns": ["purchased"],
-        "features": [
-            {
-                "name": f,
-                "view": f.split("__")[0],
-                "feature": f.split("__")[1],
-                "feast_type": "Float64",
-                "arrow_type": "double",
-            }
-            for f in FEATURES
-        ],
-        "time_range": {"start": "2026-11-01T00:00:00+00:00", "end": "2026-11-21T00:00:00+00:00"},
-        "row_count": rows,
-        "feast_version": "0.67.0",
-        "content_hash": None,
-        "created_at": datetime.now(UTC).isoformat(),
-        "data_file": "data.parquet",
-        "reference_profile": None,
-    }
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    manifest = manifest_document(
+        table.schema,
+        dict.fromkeys(FEATURES, "Float64"),
+        rows=rows,
+        start=start,
+        end=start + timedelta(days=20),
+        content_hash=None,
+    )
     (snapshot / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
     rng = np.random.default_rng(2)

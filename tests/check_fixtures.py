@@ -72,6 +72,42 @@ def _times(n: int, seed: int) -> pa.Array:
     return pa.array(micros, type=pa.timestamp("us", tz="UTC"))
 
 
+def manifest_document(
+    schema: pa.Schema,
+    feast_types: dict[str, str],
+    *,
+    rows: int,
+    start: datetime,
+    end: datetime,
+    content_hash: str | None,
+) -> dict[str, object]:
+    """A snapshot `manifest.json` as `skewguard snapshot` writes it, for hand-made data."""
+    return {
+        "schema_version": 1,
+        "kind": "skewguard.training_snapshot",
+        "feature_service": "recommender_v1",
+        "join_keys": ["customer_id", "product_id"],
+        "label_columns": ["purchased"],
+        "features": [
+            {
+                "name": name,
+                "view": name.split("__")[0],
+                "feature": name.split("__")[1],
+                "feast_type": feast_type,
+                "arrow_type": str(schema.field(name).type),
+            }
+            for name, feast_type in feast_types.items()
+        ],
+        "time_range": {"start": start.isoformat(), "end": end.isoformat()},
+        "row_count": rows,
+        "feast_version": "0.67.0",
+        "content_hash": content_hash,
+        "created_at": start.isoformat(),
+        "data_file": "data.parquet",
+        "reference_profile": None,
+    }
+
+
 def write_training(
     folder: Path,
     n: int,
@@ -98,30 +134,14 @@ def write_training(
     )
     pq.write_table(table, folder / "data.parquet")
     if manifest:
-        doc = {
-            "schema_version": 1,
-            "kind": "skewguard.training_snapshot",
-            "feature_service": "recommender_v1",
-            "join_keys": ["customer_id", "product_id"],
-            "label_columns": ["purchased"],
-            "features": [
-                {
-                    "name": name,
-                    "view": name.split("__")[0],
-                    "feature": name.split("__")[1],
-                    "feast_type": FEATURES[name][1],
-                    "arrow_type": str(table.schema.field(name).type),
-                }
-                for name in values
-            ],
-            "time_range": {"start": START.isoformat(), "end": (START + timedelta(20)).isoformat()},
-            "row_count": n,
-            "feast_version": "0.67.0",
-            "content_hash": "sha256:" + "0" * 64,
-            "created_at": START.isoformat(),
-            "data_file": "data.parquet",
-            "reference_profile": None,
-        }
+        doc = manifest_document(
+            table.schema,
+            {name: FEATURES[name][1] for name in values},
+            rows=n,
+            start=START,
+            end=START + timedelta(20),
+            content_hash="sha256:" + "0" * 64,
+        )
         if reference:
             from skewguard.profiling import write_reference_profile
 
