@@ -3,14 +3,24 @@
 Measured in one run, on the demo repo (run `make demo` first so Redis holds its values):
 
 1. in-process: `FeatureStore.get_online_features` alone, and through `FeatureLogger`
-   (logging to a temporary folder), in alternating blocks so drift hits both alike;
+   (logging to a temporary folder);
 2. over HTTP, one request at a time on a kept-alive connection: `feast serve
-   --max-requests 0` and `skewguard serve`, both one worker on loopback, in alternating
-   blocks.
+   --max-requests 0` and `skewguard serve`, both one worker on loopback.
 
-Each figure is the median over `--runs` blocks of that block's percentile.
+Latency on a shared 2-core machine drifts: slow spells of a few hundred milliseconds
+come and go. So the two variants of a pair run in short alternating blocks (`--block`
+requests each, `--rounds` rounds), every spell hits both alike, and each percentile is
+taken over all of a variant's requests. A block's p99 would rest on its 3 slowest
+requests: far too noisy to compare.
 
-    PYTHONPATH=. python benchmarks/bench_serving.py [--repo feature_repo] [--runs 7]
+The log writer flushes every `--flush-rows` rows (about a second of this traffic, as
+the default 1 s interval would), with the interval trigger off: so every flush, and
+whatever it costs the serving process, happens while logged requests run. The default
+173 shares no factor with the default block of 10, so a flush almost never falls at a
+block's end, where its work would spill into the other variant's block. `--trials`
+repeats the whole measurement and prints each trial and their median.
+
+    PYTHONPATH=. python benchmarks/bench_serving.py [--rounds 300] [--block 10] [--trials 5]
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,11 +57,77 @@ def block(fn: Callable[[int], object], n: int, offset: int) -> list[float]:
     return out
 
 
-def summarize(name: str, runs: list[list[float]]) -> tuple[float, float]:
-    p50 = statistics.median(percentile(r, 0.50) for r in runs)
-    p99 = statistics.median(percentile(r, 0.99) for r in runs)
-    print(f"  {name:<44} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
-    return p50, p99
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, all threads) of this process, or of process `pid` and
+    its live descendants (a server's workers and log writer)."""
+    if pid is None:
+        return time.process_time()
+    ticks = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Variant:
+    """One side of a comparison: a call, and what its requests cost."""
+
+    name: str
+    call: Callable[[int], object]
+    cpu_pid: int | None = None  # whose CPU time a block costs (None: this process)
+    samples: list[float] = field(default_factory=list)  # ms per request
+    cpu: float = 0.0  # seconds over all its blocks
+
+    def run_block(self, n: int, offset: int) -> None:
+        cpu = cpu_seconds(self.cpu_pid)
+        self.samples.extend(block(self.call, n, offset))
+        self.cpu += cpu_seconds(self.cpu_pid) - cpu
+
+    def figures(self) -> tuple[float, float, float]:
+        """p50 and p99 (ms), and CPU ms per request."""
+        return (
+            percentile(self.samples, 0.50),
+            percentile(self.samples, 0.99),
+            1e3 * self.cpu / len(self.samples),
+        )
+
+
+def trial(a: Variant, b: Variant, rounds: int, n: int) -> list[tuple[float, float, float]]:
+    """`rounds` rounds of one block each, the order flipped every round."""
+    for variant in (a, b):
+        variant.samples, variant.cpu = [], 0.0
+    for r in range(rounds):
+        for variant in (a, b) if r % 2 == 0 else (b, a):
+            variant.run_block(n, r * n)
+    return [a.figures(), b.figures()]
+
+
+def report(title: str, names: tuple[str, str], trials: list[list[tuple[float, float, float]]]):
+    """Each trial's figures for both variants, then the medians over trials."""
+    print(title)
+    for i, ((a50, a99, acpu), (b50, b99, bcpu)) in enumerate(trials, 1):
+        print(
+            f"  trial {i}: p50 {a50:5.2f} / {b50:5.2f} ms, p99 {a99:6.2f} / {b99:6.2f} ms "
+            f"({100 * (b99 / a99 - 1):+6.1f}%), CPU {acpu:5.2f} / {bcpu:5.2f} ms per request"
+        )
+    for k, name in enumerate(names):
+        p50, p99, cpu = (statistics.median(t[k][m] for t in trials) for m in range(3))
+        print(f"  {name:<40} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  CPU {cpu:5.2f} ms per request")
+    ratio = statistics.median(t[1][1] / t[0][1] - 1 for t in trials)
+    cpu_ratio = statistics.median(t[1][2] / max(t[0][2], 1e-9) - 1 for t in trials)
+    print(
+        f"  {names[1]} vs {names[0]}, median over {len(trials)} trials: "
+        f"p99 {100 * ratio:+.1f}%, CPU per request {100 * cpu_ratio:+.1f}%"
+    )
 
 
 def entity(i: int, customers: int, products: int) -> dict[str, int]:
@@ -117,9 +194,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=ROOT / "feature_repo")
     parser.add_argument("--feature-service", default="recommender_v1")
-    parser.add_argument("--runs", type=int, default=7, help="alternating blocks per variant")
-    parser.add_argument("--requests", type=int, default=300, help="requests per block")
-    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=300, help="alternating rounds per trial")
+    parser.add_argument("--block", type=int, default=10, help="requests per block")
+    parser.add_argument("--trials", type=int, default=5, help="whole measurements repeated")
+    parser.add_argument("--flush-rows", type=int, default=173, help="log rows per flush")
+    parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--products", type=int, default=150)
     parser.add_argument("--skip-http", action="store_true")
@@ -127,19 +206,24 @@ def main() -> int:
 
     from skewguard.logged_lookup import FeatureLogger
     from skewguard.repo import open_store
+    from skewguard.serving_log import WriterConfig
 
     service_name = args.feature_service
     store = open_store(args.repo)
     service = store.get_feature_service(service_name)
-    n, runs, c, p = args.requests, args.runs, args.customers, args.products
+    n, rounds, c, p = args.block, args.rounds, args.customers, args.products
     features = sum(len(projection.features) for projection in service.feature_view_projections)
     print(
-        f"{service_name}: 1 entity x {features} features; {runs} blocks x {n} requests "
-        f"per variant; Redis {os.environ.get('SKEWGUARD_REDIS')}"
+        f"{service_name}: 1 entity x {features} features; per trial {rounds} rounds of "
+        f"{n}-request blocks per variant; log flush every {args.flush_rows} rows; "
+        f"Redis {os.environ.get('SKEWGUARD_REDIS')}"
     )
+    writer_config = WriterConfig(flush_rows=args.flush_rows, flush_interval=3600.0)
 
+    in_process = []
+    logged_rows = dropped = 0
     with tempfile.TemporaryDirectory() as logs:
-        logger = FeatureLogger(store, log_root=logs)
+        logger = FeatureLogger(store, log_root=logs, writer_config=writer_config)
 
         def plain(i: int) -> object:
             return store.get_online_features(
@@ -153,22 +237,27 @@ def main() -> int:
 
         block(plain, args.warmup, 0)
         block(logged, args.warmup, 0)
+        logger.flush()
         gc.freeze()  # what a server does after start-up (skewguard serve does)
-        plain_runs, logged_runs = [], []
-        for r in range(runs):
-            order = [(plain, plain_runs), (logged, logged_runs)]
-            for fn, sink in order if r % 2 == 0 else reversed(order):
-                sink.append(block(fn, n, r * n))
+        writer = logger.writer(service_name)
+        writer_pid = writer.writer_pid if writer else None
+        writer_cpu = cpu_seconds(writer_pid) if writer_pid else 0.0
+        rows_before = logger.stats()[service_name].written
+        a = Variant("FeatureStore.get_online_features", plain)
+        b = Variant("FeatureLogger.get_online_features", logged)
+        for _ in range(args.trials):
+            in_process.append(trial(a, b, rounds, n))
         logger.flush()
         stats = logger.stats()[service_name]
+        logged_rows, dropped = stats.written - rows_before, stats.dropped
+        if writer_pid:
+            writer_cpu = cpu_seconds(writer_pid) - writer_cpu
         logger.close()
-        print("in-process:")
-        _, base_p99 = summarize("FeatureStore.get_online_features", plain_runs)
-        _, log_p99 = summarize("FeatureLogger.get_online_features (logging)", logged_runs)
-        print(
-            f"  logging adds {100 * (log_p99 / base_p99 - 1):+.1f}% to p99 "
-            f"({stats.written} rows logged, {stats.dropped} dropped)"
-        )
+    report("in-process (first / second):", (a.name, b.name), in_process)
+    print(
+        f"  {logged_rows} rows logged, {dropped} dropped; the writer process spent "
+        f"{1e6 * writer_cpu / max(logged_rows, 1):.0f} us of CPU per row, outside serving"
+    )
 
     if args.skip_http:
         return 0
@@ -178,31 +267,40 @@ def main() -> int:
         str(Path(sys.executable).with_name("feast")), "serve", "--host", "127.0.0.1",
         "--port", str(feast_port), "--max-requests", "0", "--no-access-log", "--workers", "1",
     ]  # fmt: skip
+    over_http = []
     with tempfile.TemporaryDirectory() as logs:
         ours_cmd = [
             sys.executable, "-m", "skewguard", "serve", "--repo", str(args.repo.resolve()),
             "--port", str(our_port), "--log-root", logs,
+            "--flush-rows", str(args.flush_rows), "--flush-interval", "3600",
         ]  # fmt: skip
         servers = [start_server(feast_cmd, feast_port, args.repo.resolve())]
         try:
             servers.append(start_server(ours_cmd, our_port, Path(logs)))
-            theirs = http_caller(feast_port, service_name, c, p)
-            ours = http_caller(our_port, service_name, c, p)
-            block(theirs, args.warmup, 0)
-            block(ours, args.warmup, 0)
-            feast_runs, our_runs = [], []
-            for r in range(runs):
-                order = [(theirs, feast_runs), (ours, our_runs)]
-                for fn, sink in order if r % 2 == 0 else reversed(order):
-                    sink.append(block(fn, n, r * n))
+            theirs = Variant(
+                "feast serve --max-requests 0",
+                http_caller(feast_port, service_name, c, p),
+                servers[0].pid,
+            )
+            ours = Variant(
+                "skewguard serve (logging)",
+                http_caller(our_port, service_name, c, p),
+                servers[1].pid,
+            )
+            block(theirs.call, args.warmup, 0)
+            block(ours.call, args.warmup, 0)
+            for _ in range(args.trials):
+                over_http.append(trial(theirs, ours, rounds, n))
         finally:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=60)
-    print("over HTTP (POST /get-online-features, one connection, sequential):")
-    _, feast_p99 = summarize("feast serve --max-requests 0", feast_runs)
-    _, our_p99 = summarize("skewguard serve (logging)", our_runs)
-    print(f"  skewguard serve p99 vs feast serve: {100 * (our_p99 / feast_p99 - 1):+.1f}%")
+    report(
+        "over HTTP (POST /get-online-features, one connection, sequential; "
+        "CPU is the server's, workers and log writer included):",
+        (theirs.name, ours.name),
+        over_http,
+    )
     return 0
 
 

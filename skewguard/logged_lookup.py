@@ -6,9 +6,10 @@ Feast's own `OnlineResponse`, and records one log row per entity row of a sample
 (`LoggingConfig.sample_rate`, decided per request) into the feature service's
 `FileLoggingDestination`, through a `ServingLogWriter`.
 
-The request path turns the response into log rows as Python lists (a fraction of a
-millisecond, see `_Encoder`) and appends them to the writer's buffer; Arrow conversion
-and parquet writing happen on the writer thread.
+The request path only serializes Feast's response proto (tens of microseconds, in C) and
+appends it to the writer's buffer. Reading the values out of the proto, the true
+statuses, Arrow conversion and parquet writing all happen in the writer process
+(`skewguard.log_process`), so logging costs serving almost nothing.
 
 True statuses. Feast's Redis store reports a missing entity as PRESENT with a null value
 and event timestamp 0, and ignores the TTL when reading. The log records, per value:
@@ -36,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
@@ -63,6 +64,7 @@ __all__ = [
     "describe_log",
     "true_status",
     "correct_statuses",
+    "LoggedResponse",
 ]
 
 EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -256,7 +258,113 @@ def correct_statuses(
             )
 
 
-# -- records and their encoding (writer thread) -----------------------------------------
+# -- logged responses and their encoding (writer process) ------------------------------
+
+
+class LoggedResponse(NamedTuple):
+    """One sampled response as the request path hands it to the writer.
+
+    Submitted as a plain tuple in this order: pickling a named tuple calls back into
+    Python for every item, holding the GIL ten times longer while a batch is sent.
+    """
+
+    proto: bytes  # GetOnlineFeaturesResponse, serialized
+    full_feature_names: bool
+    request_micros: int  # request time, microseconds since the epoch (UTC)
+    request_id: str
+    request_data: Mapping[str, list[Any]] | None  # request fields of on-demand views
+
+
+class _Encoder:
+    """Turns `LoggedResponse`s of one feature service into one log table.
+
+    It runs in the writer process, which never imports Feast (importing it takes
+    seconds): the response message class is rebuilt there from the proto file
+    descriptors captured here.
+    """
+
+    def __init__(self, layout: LogLayout) -> None:
+        from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
+
+        self.layout = layout
+        self.full_names = {f.column: f for f in layout.features}
+        self.bare_names = {f.feature: f for f in layout.features}
+        self.ttls = {
+            f.column: f.ttl.total_seconds() if f.ttl is not None else None for f in layout.features
+        }
+        descriptor = GetOnlineFeaturesResponse.DESCRIPTOR
+        self._message_name = descriptor.full_name
+        self._proto_files = _proto_files(descriptor.file)
+        self._message: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_message": None}
+
+    def __call__(self, items: Sequence[tuple[Any, ...]]) -> pa.Table:
+        if self._message is None:
+            self._message = _message_class(self._proto_files, self._message_name)
+        columns: dict[str, list[Any]] = {name: [] for name in self.layout.schema.names}
+        for item in items:
+            logged = LoggedResponse._make(item)
+            self.extract(self._message.FromString(logged.proto), logged, columns)
+        arrays = {
+            field.name: _array(columns[field.name], field.type) for field in self.layout.schema
+        }
+        return pa.table(arrays, schema=self.layout.schema)
+
+    def extract(self, proto: Any, item: LoggedResponse, columns: dict[str, list[Any]]) -> None:
+        """Append the log rows of one response, with true statuses, to `columns`."""
+        layout = self.layout
+        by_name = self.full_names if item.full_feature_names else self.bare_names
+        vectors = dict(zip(proto.metadata.feature_names.val, proto.results, strict=True))
+        rows = len(proto.results[0].values) if proto.results else 0
+        now_us = item.request_micros
+        now_s = now_us / 1e6
+        filled = set()
+        keys: list[list[Any]] = []
+        for key in layout.join_keys:
+            vector = vectors.get(key)
+            values = [_python_value(v) for v in vector.values] if vector else [None] * rows
+            keys.append(values)
+            columns[key].extend(values)
+            filled.add(key)
+        request_data = item.request_data or {}
+        for field in layout.request_fields:
+            values = list(request_data.get(field, [None] * rows))
+            keys.append(values)
+            columns[field].extend(values)
+            filled.add(field)
+        for name, vector in vectors.items():
+            spec = by_name.get(name)
+            if spec is None:
+                continue
+            column = spec.column
+            ttl = self.ttls[column]
+            values = [_python_value(v) for v in vector.values]
+            feast_statuses = vector.statuses
+            if spec.on_demand:
+                stamps: list[int | None] = [now_us] * rows
+                seconds = [0.0] * rows
+            else:
+                stamps = [_event_micros(ts) for ts in vector.event_timestamps]
+                seconds = [ts.seconds + ts.nanos / 1e9 for ts in vector.event_timestamps]
+            on_demand = spec.on_demand
+            statuses = [
+                _status(feast_statuses[i], values[i] is not None, seconds[i], now_s, ttl, on_demand)
+                for i in range(rows)
+            ]
+            columns[column].extend(values)
+            columns[timestamp_column(column)].extend(stamps)
+            columns[status_column(column)].extend(statuses)
+            filled.update((column, timestamp_column(column), status_column(column)))
+        log_date = datetime.fromtimestamp(now_us / 1e6, UTC).date()
+        columns[LOG_TIMESTAMP].extend([now_us] * rows)
+        columns[LOG_DATE].extend([log_date] * rows)
+        columns[REQUEST_ID].extend(_request_ids(item.request_id, keys, rows))
+        filled.update((LOG_TIMESTAMP, LOG_DATE, REQUEST_ID))
+        for name, values in columns.items():  # a feature the response lacks: nulls
+            if name not in filled:
+                values.extend([None] * rows)
 
 
 def _python_value(value: Any) -> Any:
@@ -279,90 +387,30 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-# A logged request: its log rows as Python lists, one per log column.
-Record = dict[str, list[Any]]
+def _proto_files(file: Any) -> tuple[bytes, ...]:
+    """Serialized descriptors of `file` and everything it imports, dependencies first."""
+    ordered: list[bytes] = []
+    seen: set[str] = set()
+
+    def visit(current: Any) -> None:
+        if current.name in seen:
+            return
+        seen.add(current.name)
+        for dependency in current.dependencies:
+            visit(dependency)
+        ordered.append(current.serialized_pb)
+
+    visit(file)
+    return tuple(ordered)
 
 
-class _Encoder:
-    """Log rows of one feature service: `extract` one response, then `__call__` many.
+def _message_class(files: Sequence[bytes], full_name: str) -> Any:
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-    `extract` runs on the request thread: turning one response into Python lists takes
-    a fraction of a millisecond, a constant cost. Doing it on the writer thread instead
-    made the writer hold the GIL in bursts that showed in the p99 of requests. The
-    writer thread only concatenates lists and builds Arrow arrays (C loops).
-    """
-
-    def __init__(self, layout: LogLayout) -> None:
-        self.layout = layout
-        self.full_names = {f.column: f for f in layout.features}
-        self.bare_names = {f.feature: f for f in layout.features}
-        self.names = tuple(layout.schema.names)
-        self.ttls = {
-            f.column: f.ttl.total_seconds() if f.ttl is not None else None for f in layout.features
-        }
-
-    def extract(
-        self,
-        proto: GetOnlineFeaturesResponse,
-        full_feature_names: bool,
-        request_time: datetime,
-        request_id: str,
-        request_data: Mapping[str, list[Any]],
-    ) -> Record:
-        """The log rows of one response (not modified), with true statuses."""
-        layout = self.layout
-        by_name = self.full_names if full_feature_names else self.bare_names
-        vectors = dict(zip(proto.metadata.feature_names.val, proto.results, strict=True))
-        rows = len(proto.results[0].values) if proto.results else 0
-        now_us = _micros(request_time)
-        now_s = now_us / 1e6
-        columns: Record = {}
-        keys: list[list[Any]] = []
-        for key in layout.join_keys:
-            vector = vectors.get(key)
-            values = [_python_value(v) for v in vector.values] if vector else [None] * rows
-            columns[key] = values
-            keys.append(values)
-        for field in layout.request_fields:
-            values = list(request_data.get(field, [None] * rows))
-            columns[field] = values
-            keys.append(values)
-        for name, vector in vectors.items():
-            spec = by_name.get(name)
-            if spec is None:
-                continue
-            column = spec.column
-            ttl = self.ttls[column]
-            values = [_python_value(v) for v in vector.values]
-            feast_statuses = vector.statuses
-            if spec.on_demand:
-                stamps: list[int | None] = [now_us] * rows
-                seconds = [0.0] * rows
-            else:
-                stamps = [_event_micros(ts) for ts in vector.event_timestamps]
-                seconds = [ts.seconds + ts.nanos / 1e9 for ts in vector.event_timestamps]
-            columns[column] = values
-            columns[timestamp_column(column)] = stamps
-            on_demand = spec.on_demand
-            columns[status_column(column)] = [
-                _status(feast_statuses[i], values[i] is not None, seconds[i], now_s, ttl, on_demand)
-                for i in range(rows)
-            ]
-        columns[LOG_TIMESTAMP] = [now_us] * rows
-        columns[LOG_DATE] = [request_time.astimezone(UTC).date()] * rows
-        columns[REQUEST_ID] = _request_ids(request_id, keys, rows)
-        for name in self.names:  # a feature the response lacks: nulls
-            columns.setdefault(name, [None] * rows)
-        return columns
-
-    def __call__(self, records: Sequence[Record]) -> pa.Table:
-        arrays = {}
-        for field in self.layout.schema:
-            merged: list[Any] = []
-            for record in records:
-                merged.extend(record[field.name])
-            arrays[field.name] = _array(merged, field.type)
-        return pa.table(arrays, schema=self.layout.schema)
+    pool = descriptor_pool.DescriptorPool()
+    for data in files:
+        pool.Add(descriptor_pb2.FileDescriptorProto.FromString(data))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
 
 
 def _micros(moment: datetime) -> int:
@@ -400,7 +448,7 @@ class _ServiceLog:
         self.encoder = _Encoder(layout)
         self.full_names = self.encoder.full_names
         self.bare_names = self.encoder.bare_names
-        self.writer: ServingLogWriter[Record] | None = None
+        self.writer: ServingLogWriter[tuple[Any, ...]] | None = None
         if layout.folder is not None:
             self.writer = ServingLogWriter(
                 layout.folder,
@@ -479,14 +527,14 @@ class FeatureLogger:
         if writer is not None and self._sampled(service_log.layout.sample_rate):
             rows = len(proto.results[0].values) if proto.results else 0
             if rows:
-                record = service_log.encoder.extract(
-                    proto,
+                logged = (  # a LoggedResponse
+                    proto.SerializeToString(),
                     full_feature_names,
-                    moment,
+                    _micros(moment),
                     request_id or uuid.uuid4().hex,
                     _request_data(entity_rows, service_log.layout.request_fields, rows),
                 )
-                writer.submit(record, rows)
+                writer.submit(logged, rows)
         return response
 
     def layout(self, features: FeatureService | str) -> LogLayout:
@@ -566,9 +614,9 @@ class FeatureLogger:
 
 def _request_data(
     entity_rows: EntityRows, fields: Sequence[str], rows: int
-) -> Mapping[str, list[Any]]:
+) -> Mapping[str, list[Any]] | None:
     if not fields:
-        return {}
+        return None
     if isinstance(entity_rows, Mapping):
         return {f: list(entity_rows.get(f, [None] * rows)) for f in fields}
     return {f: [row.get(f) for row in entity_rows] for f in fields}

@@ -1,17 +1,18 @@
 """A bounded in-memory buffer and a background writer for serving logs.
 
 The request path only calls `ServingLogWriter.submit`: it appends an item to a list under
-a lock and returns at once, never touching the disk. A daemon thread turns buffered items
-into an Arrow table (with the `encode` function it was given) and writes parquet files:
+a lock and returns at once, never touching the disk. A daemon thread hands the buffered
+items to a sink that turns them into an Arrow table (with the `encode` function it was
+given) and writes parquet files (`skewguard.log_files`: atomic, one folder per
+`__log_date`):
 
 - when `flush_rows` rows are buffered, every `flush_interval` seconds, on `flush()`, and
   at shutdown (`close()`, which runs from atexit; SIGTERM is turned into a normal exit so
   atexit runs);
-- one file per `__log_date` value per flush, in `<folder>/<YYYY-MM-DD>/`, the directory
-  layout of Feast's own `FileLoggingDestination(partition_by=["__log_date"])`; every file
-  also carries the `__log_date` column, so a single file is a complete log table;
-- atomically: a file is written under a hidden name (`.part-....parquet.tmp`, which
-  pyarrow's dataset discovery skips) and renamed into place once complete.
+- by default in a separate writer process (`skewguard.log_process`), so that encoding
+  never holds the serving process's GIL; `WriterConfig(separate_process=False)` encodes
+  on the writer thread instead, in small chunks with pauses between them, for an encode
+  function that cannot be pickled.
 
 When the buffer is full, or a write fails, the rows are counted as dropped (never a
 crash of serving, never a silent loss), and a warning is logged at most once per
@@ -22,25 +23,20 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import logging
-import os
 import signal
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from skewguard.logschema import LOG_DATE
+from skewguard.log_files import BatchResult, LogFileWriter, log_files, warm_up
+from skewguard.log_process import ProcessSink, encode_and_write
 
 __all__ = ["WriterConfig", "WriterStats", "ServingLogWriter", "log_files"]
 
@@ -48,9 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_PAUSE = 0.0002  # seconds between encoded chunks
-_TMP_PREFIX = "."
-_TMP_SUFFIX = ".tmp"
+_PAUSE = 0.0002  # seconds between encoded chunks (encoding on the writer thread)
 
 
 @dataclass(frozen=True)
@@ -58,9 +52,10 @@ class WriterConfig:
     capacity_rows: int = 200_000  # buffered rows beyond this are dropped
     flush_rows: int = 5_000  # write as soon as this many rows are buffered
     flush_interval: float = 1.0  # seconds; also the minimum gap between drop warnings
-    encode_chunk: int = 64  # items encoded between pauses that hand the GIL to requests
+    encode_chunk: int = 64  # separate_process=False: items encoded between GIL pauses
     fsync: bool = False  # fsync each file before the rename (survives power loss)
     handle_sigterm: bool = True  # turn SIGTERM into SystemExit so atexit flushes
+    separate_process: bool = True  # encode and write in a child process (module docstring)
 
     def __post_init__(self) -> None:
         if self.capacity_rows < 1 or self.flush_rows < 1 or self.encode_chunk < 1:
@@ -105,7 +100,7 @@ class ServingLogWriter(Generic[T]):
         self.config = config or WriterConfig()
         self.partitioned = partitioned
         self.name = name
-        self._encode = encode
+        self._sink = _make_sink(encode, self.folder, self.config, partitioned, name)
         self._cond = threading.Condition(threading.Lock())
         self._items: list[T] = []
         self._rows: list[int] = []
@@ -124,9 +119,6 @@ class ServingLogWriter(Generic[T]):
         self._closed = False
         self._warned_dropped = 0
         self._last_warning = float("-inf")
-        self._token = uuid.uuid4().hex[:8]
-        self._seq = itertools.count()
-        _warm_up()
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._thread.start()
         _register(self)
@@ -171,6 +163,11 @@ class ServingLogWriter(Generic[T]):
         with self._cond:
             self._closed = not self._thread.is_alive()
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid; None when encoding on a thread, or between processes."""
+        return getattr(self._sink, "pid", None)
+
     def stats(self) -> WriterStats:
         with self._cond:
             dropped = self._dropped_full + self._dropped_failed
@@ -195,6 +192,16 @@ class ServingLogWriter(Generic[T]):
     # -- writer thread --------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._sink.start()  # ready before the first flush; a failure is retried then
+        except Exception as err:
+            log.warning("%s: %s (retried at the first write)", self.name, err)
+        try:
+            self._loop()
+        finally:
+            self._sink.close()
+
+    def _loop(self) -> None:
         interval = self.config.flush_interval
         next_flush = time.monotonic() + interval
         while True:
@@ -228,69 +235,14 @@ class ServingLogWriter(Generic[T]):
                     return
 
     def _write(self, items: list[T], rows: list[int]) -> None:
-        try:
-            table = self._encode_in_chunks(items)
-        except Exception as err:  # a bug in encode must not kill serving
-            self._count_failure(sum(rows), err)
-            log.exception("%s: could not encode %d log rows", self.name, sum(rows))
-            return
-        for part_date, part in self._partitions(table):
-            try:
-                self._write_file(part, part_date)
-            except Exception as err:
-                self._count_failure(part.num_rows, err)
-            else:
-                with self._cond:
-                    self._written += part.num_rows
-                    self._files += 1
-
-    def _encode_in_chunks(self, items: list[T]) -> pa.Table:
-        step = self.config.encode_chunk
-        tables = []
-        for start in range(0, len(items), step):
-            tables.append(self._encode(items[start : start + step]))
-            # Sleep, not just yield: a request thread waiting for the GIL gets it now
-            # instead of after the interpreter's 5 ms switch interval.
-            time.sleep(_PAUSE)
-        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-
-    def _partitions(self, table: pa.Table) -> list[tuple[date | None, pa.Table]]:
-        if not self.partitioned:
-            return [(None, table)]
-        dates = table.column(LOG_DATE)
-        out = []
-        for value in pc.unique(dates).to_pylist():
-            mask = pc.is_null(dates) if value is None else pc.equal(dates, value)
-            out.append((value, table.filter(mask)))
-        return out
-
-    def _write_file(self, table: pa.Table, part_date: date | None) -> Path:
-        folder = self.folder
-        if self.partitioned:
-            folder = folder / (part_date.isoformat() if part_date else "unknown-date")
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"part-{stamp}-{self._token}-{next(self._seq):06d}.parquet"
-        final = folder / name
-        tmp = folder / f"{_TMP_PREFIX}{name}{_TMP_SUFFIX}"
-        try:
-            with open(tmp, "wb") as handle:
-                pq.write_table(table, handle)
-                if self.config.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        return final
-
-    def _count_failure(self, rows: int, err: BaseException) -> None:
+        result = self._sink.write(items, sum(rows))
         with self._cond:
-            self._dropped_failed += rows
-            self._write_errors += 1
-            self._last_error = f"{type(err).__name__}: {err}"
+            self._written += result.written
+            self._files += result.files
+            self._dropped_failed += result.failed
+            self._write_errors += len(result.errors)
+            if result.errors:
+                self._last_error = result.errors[-1]
 
     def _warn_if_dropped_locked(self, *, force: bool = False) -> None:
         dropped = self._dropped_full + self._dropped_failed
@@ -314,24 +266,56 @@ class ServingLogWriter(Generic[T]):
         self._last_warning = now
 
 
-_warmed = False
+# -- sinks: where the writer thread sends a batch ---------------------------------------
 
 
-def _warm_up() -> None:
-    """Run the write path once in memory: pyarrow imports modules lazily (pandas, thread
-    pools), and importing them during interpreter shutdown fails, losing the final flush."""
-    global _warmed
-    if _warmed:
-        return
-    table = pa.table({LOG_DATE: pa.array([date(1970, 1, 1)], pa.date32())})
-    table = table.filter(pc.equal(table[LOG_DATE], pc.unique(table[LOG_DATE])[0]))
-    pq.write_table(pa.concat_tables([table, table]), pa.BufferOutputStream())
-    _warmed = True
+class _Sink(Protocol):
+    def start(self) -> None: ...
+    def write(self, items: list[Any], rows: int) -> BatchResult: ...
+    def close(self) -> None: ...
 
 
-def log_files(folder: str | Path) -> list[Path]:
-    """The complete log files under `folder` (in-progress hidden files excluded), sorted."""
-    return sorted(p for p in Path(folder).rglob("*.parquet") if not p.name.startswith(_TMP_PREFIX))
+class _ThreadSink:
+    """Encodes on the writer thread, in chunks with pauses that let requests run."""
+
+    def __init__(
+        self, encode: Callable[[Sequence[Any]], pa.Table], files: LogFileWriter, chunk: int
+    ):
+        self._encode = encode
+        self._files = files
+        self._chunk = chunk
+        warm_up()
+
+    def start(self) -> None:
+        pass
+
+    def write(self, items: list[Any], rows: int) -> BatchResult:
+        return encode_and_write(self._encode_in_chunks, items, rows, self._files)
+
+    def close(self) -> None:
+        pass
+
+    def _encode_in_chunks(self, items: list[Any]) -> pa.Table:
+        tables = []
+        for start in range(0, len(items), self._chunk):
+            tables.append(self._encode(items[start : start + self._chunk]))
+            # Sleep, not just yield: a request thread waiting for the GIL gets it now
+            # instead of after the interpreter's 5 ms switch interval.
+            time.sleep(_PAUSE)
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def _make_sink(
+    encode: Callable[[Sequence[Any]], pa.Table],
+    folder: Path,
+    config: WriterConfig,
+    partitioned: bool,
+    name: str,
+) -> _Sink:
+    if config.separate_process:
+        return ProcessSink(encode, folder, partitioned=partitioned, fsync=config.fsync, name=name)
+    files = LogFileWriter(folder, partitioned=partitioned, fsync=config.fsync)
+    return _ThreadSink(encode, files, config.encode_chunk)
 
 
 # -- shutdown: flush every live writer at exit, and exit normally on SIGTERM -----------

@@ -1,10 +1,16 @@
-"""The background writer: flush triggers, atomic partitioned files, counted drops."""
+"""The background writer: flush triggers, atomic partitioned files, counted drops.
+
+Every behaviour is checked twice: encoding in the writer process (the default) and on
+the writer thread (`separate_process=False`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -24,16 +30,32 @@ def encode(items: Sequence[tuple[int, date]]) -> pa.Table:
     )
 
 
-def config(**overrides: object) -> WriterConfig:
-    base = {"flush_rows": 1_000_000, "flush_interval": 60.0, "handle_sigterm": False}
-    return WriterConfig(**{**base, **overrides})  # type: ignore[arg-type]
+def broken(items: Sequence[object]) -> pa.Table:
+    raise RuntimeError("boom")
+
+
+Config = Callable[..., WriterConfig]
+
+
+@pytest.fixture(params=[True, False], ids=["process", "thread"])
+def config(request: pytest.FixtureRequest) -> Config:
+    def make(**overrides: object) -> WriterConfig:
+        base = {
+            "flush_rows": 1_000_000,
+            "flush_interval": 60.0,
+            "handle_sigterm": False,
+            "separate_process": request.param,
+        }
+        return WriterConfig(**{**base, **overrides})  # type: ignore[arg-type]
+
+    return make
 
 
 def read(folder: Path) -> pa.Table:
     return ds.dataset(folder).to_table()
 
 
-def test_flush_writes_every_accepted_row_into_a_date_folder(tmp_path: Path) -> None:
+def test_flush_writes_every_accepted_row_into_a_date_folder(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config()) as writer:
         for n in range(10):
             assert writer.submit((n, DAY), 1)
@@ -50,7 +72,7 @@ def test_flush_writes_every_accepted_row_into_a_date_folder(tmp_path: Path) -> N
     assert table.schema.equals(SCHEMA)  # each file carries __log_date itself
 
 
-def test_rows_of_different_days_go_to_different_folders(tmp_path: Path) -> None:
+def test_rows_of_different_days_go_to_different_folders(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config()) as writer:
         writer.submit((1, date(2026, 11, 1)), 1)
         writer.submit((2, date(2026, 11, 2)), 1)
@@ -58,7 +80,7 @@ def test_rows_of_different_days_go_to_different_folders(tmp_path: Path) -> None:
     assert sorted(p.parent.name for p in log_files(tmp_path)) == ["2026-11-01", "2026-11-02"]
 
 
-def test_flushes_on_size(tmp_path: Path) -> None:
+def test_flushes_on_size(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config(flush_rows=5)) as writer:
         for n in range(5):
             writer.submit((n, DAY), 1)
@@ -68,7 +90,7 @@ def test_flushes_on_size(tmp_path: Path) -> None:
         assert writer.stats().written == 5
 
 
-def test_flushes_on_interval(tmp_path: Path) -> None:
+def test_flushes_on_interval(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config(flush_interval=0.1)) as writer:
         writer.submit((1, DAY), 1)
         deadline = time.monotonic() + 5
@@ -77,7 +99,7 @@ def test_flushes_on_interval(tmp_path: Path) -> None:
         assert writer.stats().written == 1
 
 
-def test_close_flushes_and_later_rows_count_as_dropped(tmp_path: Path) -> None:
+def test_close_flushes_and_later_rows_count_as_dropped(tmp_path: Path, config: Config) -> None:
     writer = ServingLogWriter(tmp_path, encode, config())
     writer.submit((1, DAY), 1)
     writer.close()
@@ -87,7 +109,7 @@ def test_close_flushes_and_later_rows_count_as_dropped(tmp_path: Path) -> None:
 
 
 def test_full_buffer_drops_and_counts_rows_and_warns_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="skewguard.serving_log")
     with ServingLogWriter(tmp_path, encode, config(capacity_rows=4)) as writer:
@@ -100,7 +122,9 @@ def test_full_buffer_drops_and_counts_rows_and_warns_once(
     assert len(warnings) == 1 and "6 buffer full" in warnings[0].getMessage()
 
 
-def test_failing_destination_counts_dropped_rows_and_recovers(tmp_path: Path) -> None:
+def test_failing_destination_counts_dropped_rows_and_recovers(
+    tmp_path: Path, config: Config
+) -> None:
     blocker = tmp_path / "logs"
     blocker.write_text("a file where the log folder should be")
     with ServingLogWriter(blocker, encode, config()) as writer:
@@ -115,17 +139,14 @@ def test_failing_destination_counts_dropped_rows_and_recovers(tmp_path: Path) ->
         assert writer.stats().written == 1
 
 
-def test_encode_errors_are_counted_not_raised(tmp_path: Path) -> None:
-    def broken(items: Sequence[object]) -> pa.Table:
-        raise RuntimeError("boom")
-
+def test_encode_errors_are_counted_not_raised(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, broken, config()) as writer:
         writer.submit(object(), 5)
         writer.flush()
         assert writer.stats().dropped_write_failed == 5
 
 
-def test_no_temporary_file_survives_a_flush(tmp_path: Path) -> None:
+def test_no_temporary_file_survives_a_flush(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config(encode_chunk=2)) as writer:
         for n in range(7):
             writer.submit((n, DAY), 1)
@@ -135,7 +156,7 @@ def test_no_temporary_file_survives_a_flush(tmp_path: Path) -> None:
     assert read(tmp_path).num_rows == 7
 
 
-def test_unpartitioned_writer_puts_files_in_the_folder(tmp_path: Path) -> None:
+def test_unpartitioned_writer_puts_files_in_the_folder(tmp_path: Path, config: Config) -> None:
     with ServingLogWriter(tmp_path, encode, config(), partitioned=False) as writer:
         writer.submit((1, DAY), 1)
         writer.flush()
@@ -148,3 +169,39 @@ def test_config_rejects_nonsense() -> None:
         WriterConfig(capacity_rows=0)
     with pytest.raises(ValueError):
         WriterConfig(flush_interval=0)
+
+
+def test_an_encoder_the_writer_process_cannot_import_is_refused_at_once(tmp_path: Path) -> None:
+    def local(items: Sequence[object]) -> pa.Table:
+        return encode(items)  # type: ignore[arg-type]
+
+    with pytest.raises(ValueError, match="cannot be sent to the writer process"):
+        ServingLogWriter(tmp_path, local, WriterConfig(handle_sigterm=False))
+    # On the writer thread any callable works.
+    config = WriterConfig(handle_sigterm=False, separate_process=False)
+    with ServingLogWriter(tmp_path, local, config) as writer:
+        writer.submit((1, DAY), 1)
+        writer.flush()
+        assert writer.stats().written == 1
+
+
+def test_a_killed_writer_process_counts_its_batch_as_dropped_and_is_replaced(
+    tmp_path: Path,
+) -> None:
+    config = WriterConfig(flush_rows=1_000_000, flush_interval=60.0, handle_sigterm=False)
+    with ServingLogWriter(tmp_path, encode, config) as writer:
+        writer.submit((1, DAY), 1)
+        assert writer.flush()
+        pid = writer._sink.pid  # type: ignore[attr-defined]
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        writer.submit((2, DAY), 1)
+        writer.flush()  # the batch meets a dead process: counted, not raised
+        failed = writer.stats()
+        assert (failed.written, failed.dropped_write_failed) == (1, 1)
+        assert failed.last_error and "killed by signal 9" in failed.last_error
+        writer.submit((3, DAY), 1)
+        writer.flush()  # a new writer process takes over
+        assert writer.stats().written == 2
+        assert writer._sink.pid not in (None, pid)  # type: ignore[attr-defined]
+    assert sorted(read(tmp_path).column("n").to_pylist()) == [1, 3]

@@ -13,22 +13,31 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WRITER_LOOP = textwrap.dedent(
+# A module of its own: the writer process imports the encoder by name.
+ENCODER = textwrap.dedent(
     """
-    import sys
     from datetime import date
     import pyarrow as pa
-    from skewguard.serving_log import ServingLogWriter, WriterConfig
 
     def encode(items):
         return pa.table({"n": list(items), "__log_date": [date(2026, 11, 2)] * len(items)},
                         schema=pa.schema([("n", pa.int64()), ("__log_date", pa.date32())]))
+    """
+)
 
-    writer = ServingLogWriter(sys.argv[1], encode, WriterConfig(flush_rows=200,
-                                                                 flush_interval=0.05))
+WRITER_LOOP = textwrap.dedent(
+    """
+    import sys
+    from sigterm_encoder import encode
+    from skewguard.serving_log import ServingLogWriter, WriterConfig
+
+    config = WriterConfig(flush_rows=200, flush_interval=0.05,
+                          separate_process=sys.argv[2] == "process")
+    writer = ServingLogWriter(sys.argv[1], encode, config)
     n = 0
     while True:
         if writer.submit(n, 1):
@@ -52,15 +61,24 @@ def watch_for_partial_files(folder: Path, stop: threading.Event, problems: list[
                 problems.append(f"{path.name}: {err}")
 
 
-def test_sigterm_keeps_every_acknowledged_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "target"),
+    [("process", "server"), ("process", "group"), ("thread", "server")],
+    ids=["writer-process", "whole-process-group", "writer-thread"],
+)
+def test_sigterm_keeps_every_acknowledged_row(tmp_path: Path, where: str, target: str) -> None:
+    """SIGTERM to the server, or to its whole process group (the writer process too, as
+    a container stop or systemd would send it)."""
     folder = tmp_path / "logs"
     folder.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    (tmp_path / "sigterm_encoder.py").write_text(ENCODER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER_LOOP, str(folder)],
+        [sys.executable, "-c", WRITER_LOOP, str(folder), where],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,  # its own process group, which the test may signal whole
     )
     stop, problems = threading.Event(), []
     watcher = threading.Thread(target=watch_for_partial_files, args=(folder, stop, problems))
@@ -74,7 +92,10 @@ def test_sigterm_keeps_every_acknowledged_row(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while len(acknowledged) < 20_000 and time.monotonic() < deadline:
             time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
+        if target == "group":
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     finally:
         if process.poll() is None:

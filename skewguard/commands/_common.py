@@ -31,3 +31,23 @@ def utc_time(text: str) -> datetime:
             f"{text!r} is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T12:00+00:00)"
         ) from err
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number of at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number above 0")
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from skewguard.commands._common import add_repo_args
+from skewguard.commands._common import add_repo_args, positive_float, positive_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6566
@@ -17,10 +17,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_repo_args(p)
     p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default: {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
-    p.add_argument("--max-body-bytes", type=int, default=1_048_576, help="larger bodies get 413")
-    p.add_argument("--max-entities", type=int, default=1_000, help="more entity rows get 413")
     p.add_argument(
-        "--flush-interval", type=float, default=1.0, help="seconds between log writes (default 1)"
+        "--max-body-bytes", type=positive_int, default=1_048_576, help="larger bodies get 413"
+    )
+    p.add_argument(
+        "--max-entities", type=positive_int, default=1_000, help="more entity rows get 413"
+    )
+    p.add_argument(
+        "--flush-interval",
+        type=positive_float,
+        default=1.0,
+        help="seconds between log writes (default 1)",
+    )
+    p.add_argument(
+        "--flush-rows",
+        type=positive_int,
+        default=5_000,
+        help="also write as soon as this many log rows are buffered (default 5000)",
     )
     p.add_argument(
         "--log-root",
@@ -44,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.repo)
     logger = FeatureLogger(
         store,
-        writer_config=WriterConfig(flush_interval=args.flush_interval),
+        writer_config=WriterConfig(flush_interval=args.flush_interval, flush_rows=args.flush_rows),
         log_root=args.log_root,
     )
     # Resolve the default service now: a typo fails here, not on the first request, and
