@@ -289,9 +289,8 @@ class _Encoder:
         self.layout = layout
         self.full_names = {f.column: f for f in layout.features}
         self.bare_names = {f.feature: f for f in layout.features}
-        self.ttls = {
-            f.column: f.ttl.total_seconds() if f.ttl is not None else None for f in layout.features
-        }
+        self._full_targets = {f.column: _target(f) for f in layout.features}
+        self._bare_targets = {f.feature: _target(f) for f in layout.features}
         descriptor = GetOnlineFeaturesResponse.DESCRIPTOR
         self._message_name = descriptor.full_name
         self._proto_files = _proto_files(descriptor.file)
@@ -315,56 +314,62 @@ class _Encoder:
     def extract(self, proto: Any, item: LoggedResponse, columns: dict[str, list[Any]]) -> None:
         """Append the log rows of one response, with true statuses, to `columns`."""
         layout = self.layout
-        by_name = self.full_names if item.full_feature_names else self.bare_names
+        targets = self._full_targets if item.full_feature_names else self._bare_targets
         vectors = dict(zip(proto.metadata.feature_names.val, proto.results, strict=True))
         rows = len(proto.results[0].values) if proto.results else 0
         now_us = item.request_micros
         now_s = now_us / 1e6
-        filled = set()
         keys: list[list[Any]] = []
         for key in layout.join_keys:
             vector = vectors.get(key)
             values = [_python_value(v) for v in vector.values] if vector else [None] * rows
             keys.append(values)
             columns[key].extend(values)
-            filled.add(key)
         request_data = item.request_data or {}
         for field in layout.request_fields:
             values = list(request_data.get(field, [None] * rows))
             keys.append(values)
             columns[field].extend(values)
-            filled.add(field)
+        served = []
         for name, vector in vectors.items():
-            spec = by_name.get(name)
-            if spec is None:
+            target = targets.get(name)
+            if target is None:  # join keys and request data
                 continue
-            column = spec.column
-            ttl = self.ttls[column]
+            column, stamp_column, status_col, ttl, on_demand = target
             values = [_python_value(v) for v in vector.values]
             feast_statuses = vector.statuses
-            if spec.on_demand:
+            if on_demand:
                 stamps: list[int | None] = [now_us] * rows
                 seconds = [0.0] * rows
             else:
                 stamps = [_event_micros(ts) for ts in vector.event_timestamps]
                 seconds = [ts.seconds + ts.nanos / 1e9 for ts in vector.event_timestamps]
-            on_demand = spec.on_demand
-            statuses = [
-                _status(feast_statuses[i], values[i] is not None, seconds[i], now_s, ttl, on_demand)
-                for i in range(rows)
-            ]
             columns[column].extend(values)
-            columns[timestamp_column(column)].extend(stamps)
-            columns[status_column(column)].extend(statuses)
-            filled.update((column, timestamp_column(column), status_column(column)))
-        log_date = datetime.fromtimestamp(now_us / 1e6, UTC).date()
+            columns[stamp_column].extend(stamps)
+            columns[status_col].extend(
+                [
+                    _status(
+                        feast_statuses[i], values[i] is not None, seconds[i], now_s, ttl, on_demand
+                    )
+                    for i in range(rows)
+                ]
+            )
+            served.append(column)
+        if len(served) != len(targets):  # a feature the response lacks: nulls
+            for column in set(self.full_names) - set(served):
+                for name in (column, timestamp_column(column), status_column(column)):
+                    columns[name].extend([None] * rows)
+        log_date = datetime.fromtimestamp(now_s, UTC).date()
         columns[LOG_TIMESTAMP].extend([now_us] * rows)
         columns[LOG_DATE].extend([log_date] * rows)
         columns[REQUEST_ID].extend(_request_ids(item.request_id, keys, rows))
-        filled.update((LOG_TIMESTAMP, LOG_DATE, REQUEST_ID))
-        for name, values in columns.items():  # a feature the response lacks: nulls
-            if name not in filled:
-                values.extend([None] * rows)
+
+
+def _target(spec: FeatureSpec) -> tuple[str, str, str, float | None, bool]:
+    """Where a served feature's values, timestamps and statuses go; its TTL; on-demand?"""
+    ttl = spec.ttl.total_seconds() if spec.ttl is not None else None
+    column = spec.column
+    return column, timestamp_column(column), status_column(column), ttl, spec.on_demand
 
 
 def _python_value(value: Any) -> Any:
