@@ -101,7 +101,11 @@ class ServingLogWriter(Generic[T]):
         self.partitioned = partitioned
         self.name = name
         self._sink = _make_sink(encode, self.folder, self.config, partitioned, name)
-        self._cond = threading.Condition(threading.Lock())
+        # Critical sections take the C-level lock itself, never `with self._cond`: the
+        # Condition's __enter__ is Python code, and SIGTERM's SystemExit raised inside it,
+        # after the lock was taken, would leave the lock held and deadlock the final flush.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._items: list[T] = []
         self._rows: list[int] = []
         self._buffered = 0
@@ -127,7 +131,7 @@ class ServingLogWriter(Generic[T]):
 
     def submit(self, item: T, rows: int) -> bool:
         """Buffer `item` holding `rows` log rows. Never blocks on I/O; False if dropped."""
-        with self._cond:
+        with self._lock:
             if self._closing or self._buffered + rows > self.config.capacity_rows:
                 self._dropped_full += rows
                 return False
@@ -143,7 +147,7 @@ class ServingLogWriter(Generic[T]):
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write everything accepted so far; True when done within `timeout` seconds."""
-        with self._cond:
+        with self._lock:
             if not self._thread.is_alive():
                 return self._buffered == 0
             self._flush_requested += 1
@@ -153,14 +157,14 @@ class ServingLogWriter(Generic[T]):
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Flush, stop the writer thread and refuse (count as dropped) later rows."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closing = True
             self._cond.notify_all()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        with self._cond:
+        with self._lock:
             self._closed = not self._thread.is_alive()
 
     @property
@@ -169,7 +173,7 @@ class ServingLogWriter(Generic[T]):
         return getattr(self._sink, "pid", None)
 
     def stats(self) -> WriterStats:
-        with self._cond:
+        with self._lock:
             dropped = self._dropped_full + self._dropped_failed
             return WriterStats(
                 accepted=self._accepted,
@@ -205,7 +209,7 @@ class ServingLogWriter(Generic[T]):
         interval = self.config.flush_interval
         next_flush = time.monotonic() + interval
         while True:
-            with self._cond:
+            with self._lock:
                 while not (
                     self._closing
                     or self._flush_requested > self._flush_done
@@ -225,7 +229,7 @@ class ServingLogWriter(Generic[T]):
             if items:
                 self._write(items, rows)
             next_flush = time.monotonic() + interval
-            with self._cond:
+            with self._lock:
                 self._in_flight = 0
                 self._flush_done = max(self._flush_done, ticket)
                 self._warn_if_dropped_locked()
@@ -236,7 +240,7 @@ class ServingLogWriter(Generic[T]):
 
     def _write(self, items: list[T], rows: list[int]) -> None:
         result = self._sink.write(items, sum(rows))
-        with self._cond:
+        with self._lock:
             self._written += result.written
             self._files += result.files
             self._dropped_failed += result.failed
