@@ -21,6 +21,12 @@ block's end, where its work would spill into the other variant's block. `--trial
 repeats the whole measurement and prints each trial and their median.
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--rounds 300] [--block 10] [--trials 5]
+
+`--after-flush` measures instead what a flush costs the requests that follow it: logged
+requests only, with the encoding in the writer process and on a thread of the serving
+process, p50 latency by position after the flush.
+
+    PYTHONPATH=. python benchmarks/bench_serving.py --after-flush [--flushes 30]
 """
 
 from __future__ import annotations
@@ -190,6 +196,37 @@ def http_caller(port: int, service: str, customers: int, products: int) -> Calla
     return call
 
 
+def after_flush(store: object, service: str, args: argparse.Namespace) -> None:
+    """p50 latency of logged requests by position after the flush that precedes them."""
+    from skewguard.logged_lookup import FeatureLogger
+    from skewguard.serving_log import WriterConfig
+
+    every, c, p = args.flush_rows, args.customers, args.products
+    spans = [("1st-2nd", 0, 2), ("3rd-11th", 2, 11), ("40th on", 39, every)]
+    print(f"logged requests after a flush (one flush every {every} rows, {args.flushes} flushes):")
+    for separate in (True, False):
+        config = WriterConfig(flush_rows=every, flush_interval=3600.0, separate_process=separate)
+        with tempfile.TemporaryDirectory() as logs:
+            logger = FeatureLogger(store, log_root=logs, writer_config=config)  # type: ignore[arg-type]
+
+            def logged(i: int, logger: FeatureLogger = logger) -> object:
+                return logger.get_online_features(
+                    service, [entity(i, c, p)], full_feature_names=True
+                )
+
+            block(logged, 2 * every, 0)
+            logger.flush()  # the buffer starts empty: request i follows flush i // every
+            gc.freeze()
+            samples = block(logged, every * args.flushes, 0)
+            logger.close()
+        where = "writer process" if separate else "writer thread "
+        figures = []
+        for name, start, stop in spans:
+            span = [ms for i, ms in enumerate(samples) if i >= every and start <= i % every < stop]
+            figures.append(f"{name} p50 {percentile(span, 0.5):5.2f} ms")
+        print(f"  encoding in the {where}: " + ", ".join(figures))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=ROOT / "feature_repo")
@@ -202,6 +239,8 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--products", type=int, default=150)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--after-flush", action="store_true", help="see the module docstring")
+    parser.add_argument("--flushes", type=int, default=30, help="flushes for --after-flush")
     args = parser.parse_args()
 
     from skewguard.logged_lookup import FeatureLogger
@@ -211,6 +250,9 @@ def main() -> int:
     service_name = args.feature_service
     store = open_store(args.repo)
     service = store.get_feature_service(service_name)
+    if args.after_flush:
+        after_flush(store, service_name, args)
+        return 0
     n, rounds, c, p = args.block, args.rounds, args.customers, args.products
     features = sum(len(projection.features) for projection in service.feature_view_projections)
     print(

@@ -1,6 +1,6 @@
 """Serving log files on disk: atomic parquet files, one folder per `__log_date`.
 
-`write_log_table` writes one table as one file per `__log_date` value in
+`LogFileWriter.write` writes one table as one file per `__log_date` value in
 `<folder>/<YYYY-MM-DD>/`, the directory layout of Feast's own
 `FileLoggingDestination(partition_by=["__log_date"])`; every file also carries the
 `__log_date` column, so a single file is a complete log table. A file is written under a

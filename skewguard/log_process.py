@@ -21,6 +21,7 @@ Wire format, both ways: an 8-byte little-endian length, then a pickle.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import pickle
@@ -71,7 +72,7 @@ class ProcessSink:
         fsync: bool,
         name: str,
     ) -> None:
-        setup = {"folder": str(folder), "partitioned": partitioned, "fsync": fsync, "name": name}
+        setup = {"folder": str(folder), "partitioned": partitioned, "fsync": fsync}
         try:
             self._setup = pickle.dumps({**setup, "encode": encode}, protocol=5)
         except Exception as err:
@@ -80,7 +81,6 @@ class ProcessSink:
                 "use a module-level function or an instance of an importable class, "
                 "or WriterConfig(separate_process=False)"
             ) from err
-        self.name = name
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -160,8 +160,6 @@ def _import_path() -> list[str]:
 def _enlarge_pipe(stream: IO[bytes] | None) -> None:
     """A batch fits the pipe in one write: fewer wake-ups, each one a GIL hand-over."""
     with contextlib.suppress(AttributeError, OSError, ValueError):
-        import fcntl
-
         size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
         fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, min(size, _PIPE_BYTES))  # type: ignore[union-attr]
 
@@ -227,7 +225,7 @@ def _yield_cpu_to_serving() -> None:
             os.nice(_NICENESS)
 
 
-def _warm_up(encode: Callable[[Sequence[Any]], Any]) -> None:
+def _prepare(encode: Callable[[Sequence[Any]], Any]) -> None:
     """Pay the lazy imports and set-up before the first batch, not during it."""
     warm_up()
     with contextlib.suppress(Exception):
@@ -252,7 +250,7 @@ def main() -> int:
         return 0
     files = LogFileWriter(setup["folder"], partitioned=setup["partitioned"], fsync=setup["fsync"])
     encode = setup["encode"]
-    _warm_up(encode)
+    _prepare(encode)
     _send(replies, "ready")
     items: list[Any] = []
     while (message := _receive(requests)) is not None:

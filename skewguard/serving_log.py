@@ -170,7 +170,7 @@ class ServingLogWriter(Generic[T]):
     @property
     def writer_pid(self) -> int | None:
         """The writer process's pid; None when encoding on a thread, or between processes."""
-        return getattr(self._sink, "pid", None)
+        return self._sink.pid
 
     def stats(self) -> WriterStats:
         with self._lock:
@@ -274,6 +274,8 @@ class ServingLogWriter(Generic[T]):
 
 
 class _Sink(Protocol):
+    pid: int | None
+
     def start(self) -> None: ...
     def write(self, items: list[Any], rows: int) -> BatchResult: ...
     def close(self) -> None: ...
@@ -281,6 +283,8 @@ class _Sink(Protocol):
 
 class _ThreadSink:
     """Encodes on the writer thread, in chunks with pauses that let requests run."""
+
+    pid = None  # no writer process
 
     def __init__(
         self, encode: Callable[[Sequence[Any]], pa.Table], files: LogFileWriter, chunk: int

@@ -171,7 +171,7 @@ def test_config_rejects_nonsense() -> None:
         WriterConfig(flush_interval=0)
 
 
-def test_an_encoder_the_writer_process_cannot_import_is_refused_at_once(tmp_path: Path) -> None:
+def test_an_encoder_that_cannot_be_pickled_is_refused_at_once(tmp_path: Path) -> None:
     def local(items: Sequence[object]) -> pa.Table:
         return encode(items)  # type: ignore[arg-type]
 
@@ -192,7 +192,7 @@ def test_a_killed_writer_process_counts_its_batch_as_dropped_and_is_replaced(
     with ServingLogWriter(tmp_path, encode, config) as writer:
         writer.submit((1, DAY), 1)
         assert writer.flush()
-        pid = writer._sink.pid  # type: ignore[attr-defined]
+        pid = writer.writer_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         writer.submit((2, DAY), 1)
@@ -203,5 +203,5 @@ def test_a_killed_writer_process_counts_its_batch_as_dropped_and_is_replaced(
         writer.submit((3, DAY), 1)
         writer.flush()  # a new writer process takes over
         assert writer.stats().written == 2
-        assert writer._sink.pid not in (None, pid)  # type: ignore[attr-defined]
+        assert writer.writer_pid not in (None, pid)
     assert sorted(read(tmp_path).column("n").to_pylist()) == [1, 3]

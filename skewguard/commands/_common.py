@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import Any
 
 DEFAULT_SERVICE = "recommender_v1"
 
@@ -34,20 +35,18 @@ def utc_time(text: str) -> datetime:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number of at least 1")
-    return value
+    return _positive(text, int, "a whole number of at least 1")
 
 
 def positive_float(text: str) -> float:
+    return _positive(text, float, "a number above 0")
+
+
+def _positive(text: str, kind: type[int] | type[float], what: str) -> Any:
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        value = 0.0
+        value = 0
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: use a number above 0")
+        raise argparse.ArgumentTypeError(f"{text!r}: use {what}")
     return value
