@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from skewguard.repo import open_store
-from skewguard.replay import read_serving_logs, replay
+from skewguard.store.repo import open_store
+from skewguard.store.replay import read_serving_logs, replay
 t0 = time.perf_counter()
 store = open_store({repo!r})
 logs = read_serving_logs({logs!r})
@@ -60,13 +60,13 @@ def _make_world(repo: Path, rows: int) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from skewguard.datagen import GeneratorConfig, generate
-    from skewguard.logged_lookup import describe_log
+    from skewguard.demo.datagen import GeneratorConfig, generate
     from skewguard.logschema import FieldStatus, status_column, timestamp_column
-    from skewguard.offline_store import point_in_time_event_times
-    from skewguard.repo import apply_repo, data_dir
-    from skewguard.service_spec import describe_service
-    from skewguard.snapshot import point_in_time_features
+    from skewguard.serving.layout import describe_log
+    from skewguard.store.offline_store import point_in_time_event_times
+    from skewguard.store.repo import apply_repo, data_dir
+    from skewguard.store.service import describe_service
+    from skewguard.store.snapshot import point_in_time_features
 
     days = 42
     config = GeneratorConfig(
@@ -157,7 +157,7 @@ def main() -> None:
         _report("skewguard ASOF store", [_run_child(repo) for _ in range(args.runs)])
         if args.with_feast_duckdb:
             yaml = repo / "feature_store.yaml"
-            ours = "type: skewguard.offline_store.AsofDuckDBOfflineStore"
+            ours = "type: skewguard.store.offline_store.AsofDuckDBOfflineStore"
             yaml.write_text(yaml.read_text().replace(ours, "type: duckdb"))
             _report("Feast duckdb store (peer)", [_run_child(repo)])
     finally:

@@ -198,8 +198,8 @@ def http_caller(port: int, service: str, customers: int, products: int) -> Calla
 
 def after_flush(store: object, service: str, args: argparse.Namespace) -> None:
     """p50 latency of logged requests by position after the flush that precedes them."""
-    from skewguard.logged_lookup import FeatureLogger
-    from skewguard.serving_log import WriterConfig
+    from skewguard.serving.logger import FeatureLogger
+    from skewguard.serving.writer import WriterConfig
 
     every, c, p = args.flush_rows, args.customers, args.products
     spans = [("1st-2nd", 0, 2), ("3rd-11th", 2, 11), ("40th on", 39, every)]
@@ -243,9 +243,9 @@ def main() -> int:
     parser.add_argument("--flushes", type=int, default=30, help="flushes for --after-flush")
     args = parser.parse_args()
 
-    from skewguard.logged_lookup import FeatureLogger
-    from skewguard.repo import open_store
-    from skewguard.serving_log import WriterConfig
+    from skewguard.serving.logger import FeatureLogger
+    from skewguard.serving.writer import WriterConfig
+    from skewguard.store.repo import open_store
 
     service_name = args.feature_service
     store = open_store(args.repo)

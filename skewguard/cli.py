@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from skewguard.errors import SkewguardError
-from skewguard.verdict import ExitCode
+from skewguard.vocabulary import ExitCode
 
 __all__ = ["main", "build_parser"]
 

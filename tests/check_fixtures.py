@@ -143,7 +143,7 @@ def write_training(
             content_hash="sha256:" + "0" * 64,
         )
         if reference:
-            from skewguard.profiling import write_reference_profile
+            from skewguard.checking.reference import write_reference_profile
 
             (folder / "manifest.json").write_text(json.dumps(doc))
             path = write_reference_profile(folder)

@@ -27,7 +27,7 @@ TEST_END = datetime(2026, 11, 20, tzinfo=UTC)
 class RepoCopy:
     path: Path
     project: str
-    data: object  # skewguard.datagen.GeneratedData
+    data: object  # skewguard.demo.datagen.GeneratedData
 
 
 def copy_feature_repo(dest: Path, project: str) -> Path:
@@ -42,7 +42,7 @@ def copy_feature_repo(dest: Path, project: str) -> Path:
 
 @pytest.fixture(scope="session")
 def redis_connection() -> str:
-    from skewguard.online import redis_answers, redis_target
+    from skewguard.store.online import redis_answers, redis_target
 
     os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
     target = redis_target()
@@ -56,9 +56,9 @@ def small_repo(
     tmp_path_factory: pytest.TempPathFactory, redis_connection: str
 ) -> Iterator[RepoCopy]:
     """A generated, applied and materialized repo copy (small: a few thousand rows)."""
-    from skewguard.datagen import GeneratorConfig, generate
-    from skewguard.online import materialize
-    from skewguard.repo import apply_repo, data_dir
+    from skewguard.demo.datagen import GeneratorConfig, generate
+    from skewguard.store.online import materialize
+    from skewguard.store.repo import apply_repo, data_dir
 
     project = f"sgtest_{os.getpid()}"
     path = copy_feature_repo(tmp_path_factory.mktemp("repo") / "feature_repo", project)
@@ -100,15 +100,15 @@ unlogged = FeatureService(name="unlogged", features=[product_stats])
 class ServedRepo:
     path: Path
     store: Any  # feast.FeatureStore
-    data: Any  # skewguard.datagen.GeneratedData
+    data: Any  # skewguard.demo.datagen.GeneratedData
     redis: str  # connection string of the private redis-server
 
 
 @pytest.fixture(scope="session")
 def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRepo]:
-    from skewguard.datagen import GeneratorConfig, generate
-    from skewguard.online import EmbeddedRedis, materialize
-    from skewguard.repo import REDIS_ENV, apply_repo, data_dir
+    from skewguard.demo.datagen import GeneratorConfig, generate
+    from skewguard.store.online import EmbeddedRedis, materialize
+    from skewguard.store.repo import REDIS_ENV, apply_repo, data_dir
 
     repo = tmp_path_factory.mktemp("served") / "feature_repo"
     repo.mkdir()

@@ -44,9 +44,9 @@ class LoopWorld:
 def serve(
     world: LoopWorld, at: Any, part: int, parts: int = 2, log_root: Path | None = None
 ) -> int:
-    from skewguard.logged_lookup import FeatureLogger
-    from skewguard.serving_log import WriterConfig
-    from skewguard.trend_story import serve_recent_pairs
+    from skewguard.demo.trend_story import serve_recent_pairs
+    from skewguard.serving.logger import FeatureLogger
+    from skewguard.serving.writer import WriterConfig
 
     config = WriterConfig(handle_sigterm=False)
     root = log_root or world.logs.parent
@@ -59,11 +59,11 @@ def serve(
 def build_loop_world(root: Path) -> LoopWorld:
     import pyarrow.parquet as pq
 
-    from skewguard.datagen import GeneratorConfig, generate
-    from skewguard.online import materialize
-    from skewguard.repo import apply_repo, data_dir
-    from skewguard.snapshot import build_snapshot
-    from skewguard.trend_story import first_training_labels, recent_pairs
+    from skewguard.demo.datagen import GeneratorConfig, generate
+    from skewguard.demo.trend_story import first_training_labels, recent_pairs
+    from skewguard.store.online import materialize
+    from skewguard.store.repo import apply_repo, data_dir
+    from skewguard.store.snapshot import build_snapshot
 
     repo = copy_feature_repo(root / "feature_repo", f"sgloop_{os.getpid()}")
     data = generate(data_dir(repo), GeneratorConfig(end=TEST_END))

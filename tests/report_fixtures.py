@@ -18,10 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skewguard.deciding import CheckResult, FeatureResult
-from skewguard.policy import Action, load_policy
-from skewguard.report import Report, to_json
-from skewguard.verdict import Verdict
+from skewguard.checking.policy import load_policy
+from skewguard.report.model import CheckResult, FeatureResult, Report, to_json
+from skewguard.vocabulary import Action, Verdict
 
 HOSTILE = "<script>alert(1)</script>"
 GOLDEN = Path(__file__).parent / "golden"
@@ -331,7 +330,7 @@ def write_small_inputs(folder: Path, *, skewed: bool = True) -> tuple[Path, Path
 
 def small_report(folder: Path, *, skewed: bool = True) -> Report:
     """A check run on the small inputs, with relative paths so the report is reproducible."""
-    from skewguard.checking import check
+    from skewguard.checking.pipeline import check
 
     write_small_inputs(folder, skewed=skewed)
     cwd = Path.cwd()

@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 import pytest
 from check_fixtures import Columns, replace_column, write_serving, write_training
 
-from skewguard.checking import check
-from skewguard.policy import load_policy
-from skewguard.report import Report
-from skewguard.verdict import Verdict
+from skewguard.checking.pipeline import check
+from skewguard.checking.policy import load_policy
+from skewguard.report.model import Report
+from skewguard.vocabulary import Verdict
 
 N = 10_000
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from check_fixtures import write_serving, write_training
 
-from skewguard.checking import check
-from skewguard.policy import load_policy
-from skewguard.verdict import Verdict
+from skewguard.checking.pipeline import check
+from skewguard.checking.policy import load_policy
+from skewguard.vocabulary import Verdict
 
 
 @pytest.mark.parametrize(("n", "seeds"), [(1_000, range(10)), (100_000, range(2))])

@@ -11,7 +11,8 @@ import pytest
 from check_fixtures import replace_column, write_serving, write_training
 
 from skewguard.cli import main
-from skewguard.events import Event, redis_client
+from skewguard.loop.events import Event
+from skewguard.loop.stream import redis_client
 
 
 def _shifted(values: dict) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from skewguard import cli
 from skewguard.errors import InputError
-from skewguard.verdict import ExitCode, Verdict, exit_code_for
+from skewguard.vocabulary import ExitCode, Verdict, exit_code_for
 
 
 def test_help_lists_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,11 +7,18 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewguard.comparing import js_distance, ks_statistic, linf_distance, psi, wasserstein_norm
-from skewguard.deciding import judge
-from skewguard.policy import load_policy
-from skewguard.profiling import FeatureSpec, Kind, NumericSpec, profile_batches
-from skewguard.verdict import Verdict
+from skewguard.checking.comparing import (
+    js_distance,
+    ks_statistic,
+    linf_distance,
+    psi,
+    wasserstein_norm,
+)
+from skewguard.checking.counting import profile_batches
+from skewguard.checking.deciding import judge
+from skewguard.checking.policy import load_policy
+from skewguard.checking.specs import Kind, NumericSpec, ProfileSpec
+from skewguard.vocabulary import Verdict
 
 counts = st.lists(st.integers(0, 1000), min_size=2, max_size=30).filter(lambda c: sum(c) > 0)
 pairs = st.integers(2, 30).flatmap(
@@ -26,7 +33,7 @@ samples = st.lists(
 
 
 def _profile(values: list[float]):
-    spec = FeatureSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=(-1.0, 0.0, 1.0)))
+    spec = ProfileSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=(-1.0, 0.0, 1.0)))
     _, profiles, _ = profile_batches([pa.record_batch({"v__x": pa.array(values)})], [spec])
     return profiles["v__x"]
 
@@ -76,7 +83,8 @@ def test_ks_is_symmetric_and_bounded(x: list[float], y: list[float]) -> None:
 
 @given(counts)
 def test_zero_distance_passes_under_the_default_policy(c: list[int]) -> None:
-    from skewguard.comparing import CheckName, Measurement
+    from skewguard.checking.comparing import Measurement
+    from skewguard.vocabulary import CheckName
 
     rules = load_policy(None).defaults
     for check, value in (

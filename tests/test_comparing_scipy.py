@@ -8,8 +8,9 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
-from skewguard.comparing import js_distance, ks_statistic, psi, wasserstein_norm
-from skewguard.profiling import FeatureSpec, Kind, NumericSpec, profile_batches
+from skewguard.checking.comparing import js_distance, ks_statistic, psi, wasserstein_norm
+from skewguard.checking.counting import profile_batches
+from skewguard.checking.specs import Kind, NumericSpec, ProfileSpec
 
 # KLL sketches (k=400) have a normalised rank error of about 0.7% each; two sketches and a
 # 1,025-point grid stay within this of the exact two-sample statistic.
@@ -20,7 +21,7 @@ W_RELATIVE, W_ABSOLUTE = 0.05, 0.03
 
 
 def _profile(x: np.ndarray, edges: tuple[float, ...] = (0.0,)):
-    spec = FeatureSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=edges))
+    spec = ProfileSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=edges))
     batch = pa.record_batch({"v__x": pa.array(x)})
     _, profiles, _ = profile_batches([batch], [spec])
     return profiles["v__x"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 
-from skewguard.datagen import GeneratorConfig, generate
+from skewguard.demo.datagen import GeneratorConfig, generate
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.comparing import CheckName, FeatureComparison, Measurement
-from skewguard.deciding import decide, decide_feature, judge
-from skewguard.policy import load_policy, parse_policy
-from skewguard.profiling import Kind
-from skewguard.verdict import Verdict
+from skewguard.checking.comparing import FeatureComparison, Measurement
+from skewguard.checking.deciding import decide, decide_feature, judge
+from skewguard.checking.policy import load_policy, parse_policy
+from skewguard.checking.specs import Kind
+from skewguard.vocabulary import CheckName, Verdict
 
 RULES = load_policy(None).defaults
 
@@ -26,7 +26,7 @@ def test_psi_bands(value: float, verdict: Verdict) -> None:
 
 
 def test_rate_checks_fire_on_a_rise_only() -> None:
-    # DESIGN §2: "more missing or unseen values than in training". Fewer nulls online
+    # docs/architecture.md, skew taxonomy: "more missing or unseen values than in training". Fewer nulls online
     # than in training (e.g. a training window with late sign-ups) is recorded, not judged.
     rule = RULES.rule(CheckName.NULL_RATE)
     assert judge(_m(CheckName.NULL_RATE, 0.2), rule, 500).verdict is Verdict.BLOCK

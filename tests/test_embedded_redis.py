@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from skewguard.online import EmbeddedRedis, redis_answers, redis_for_demo
+from skewguard.store.online import EmbeddedRedis, redis_answers, redis_for_demo
 
 
 def test_embedded_redis_starts_answers_and_stops() -> None:

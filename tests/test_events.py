@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from skewguard.events import (
-    Event,
-    FileSink,
-    RedisStream,
-    WebhookSink,
-    publish,
-    redis_client,
-)
+from skewguard.loop.events import Event, FileSink, WebhookSink, publish
+from skewguard.loop.stream import RedisStream, redis_client
 
 pytestmark = pytest.mark.redis
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from skewguard import cli
-from skewguard.online import EmbeddedRedis
+from skewguard.store.online import EmbeddedRedis
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -19,9 +19,9 @@ import pytest
 from check_fixtures import replace_column, write_serving, write_training
 from report_fixtures import HOSTILE, Page, stable
 
-from skewguard.checking import check
-from skewguard.policy import load_policy
-from skewguard.render_html import render_html
+from skewguard.checking.pipeline import check
+from skewguard.checking.policy import load_policy
+from skewguard.report.html import render_html
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "report.png"
 FLAGS = [

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skewguard.joined import FeatureSides, compare_feature, match_mask
+from skewguard.checking.joined import FeatureSides, compare_feature, match_mask
 from skewguard.logschema import FieldStatus
 
 HOUR_US = 3_600_000_000

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from skewguard.errors import FeatureRepoError, InputError, TimestampError
-from skewguard.logged_lookup import FeatureLogger
 from skewguard.logschema import FieldStatus
-from skewguard.serving_log import WriterConfig, log_files
+from skewguard.serving.logger import FeatureLogger
+from skewguard.serving.writer import WriterConfig, log_files
 
 SERVICE = "recommender_v1"
 KNOWN = [{"customer_id": c, "product_id": p} for c, p in [(1, 1), (2, 5), (7, 12), (33, 40)]]

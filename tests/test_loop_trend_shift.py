@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from loop_fixtures import SERVICE, WINDOW_A, WINDOW_B, LoopWorld, build_loop_world, serve
 
-from skewguard.events import RedisStream, event_from_report, publish, redis_client
-from skewguard.model import current_model, promote, save_model, train
-from skewguard.policy import load_policy
-from skewguard.replay import read_serving_logs, replay
-from skewguard.retrain import JOURNAL, RetrainConfig, Trainer, consume
-from skewguard.watch import WatchConfig, read_state, watch_once
+from skewguard.checking.policy import load_policy
+from skewguard.loop.events import event_from_report, publish
+from skewguard.loop.model import current_model, promote, save_model, train
+from skewguard.loop.retrain import JOURNAL, RetrainConfig, Trainer, consume
+from skewguard.loop.stream import RedisStream, redis_client
+from skewguard.loop.watch import WatchConfig, read_state, watch_once
+from skewguard.store.replay import read_serving_logs, replay
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -153,7 +154,7 @@ def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream) -> list[st
 def test_a_consumer_killed_mid_way_reprocesses_the_event_after_restart(
     world: LoopWorld, stream: RedisStream, tmp_path: Path
 ) -> None:
-    from skewguard.checking import check
+    from skewguard.checking.pipeline import check
 
     report = check(world.first_snapshot, world.window("2026-11-19"), load_policy(None))
     event = event_from_report(
@@ -212,7 +213,7 @@ def test_a_transformation_bug_blocks_and_trains_nothing(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from skewguard.checking import check
+    from skewguard.checking.pipeline import check
 
     # The latest materialized product rows, written again online with discount x100 (a
     # percentage where a fraction belongs). Feast's Redis store keeps a stored row whose

@@ -10,7 +10,7 @@ import pytest
 from check_fixtures import write_training
 
 from skewguard.errors import InputError
-from skewguard.model import current_model, load_model, promote, save_model, train
+from skewguard.loop.model import current_model, load_model, promote, save_model, train
 
 
 def test_train_save_load_promote(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from skewguard.repo import apply_repo, data_dir, open_store
+from skewguard.store.repo import apply_repo, data_dir, open_store
 from tests.conftest import copy_feature_repo
 
 BATCH_REFS = [
@@ -32,7 +32,7 @@ def file_store_repo(small_repo, tmp_path_factory):
     yaml = path / "feature_store.yaml"
     yaml.write_text(
         yaml.read_text().replace(
-            "type: skewguard.offline_store.AsofDuckDBOfflineStore", "type: file"
+            "type: skewguard.store.offline_store.AsofDuckDBOfflineStore", "type: file"
         )
     )
     shutil.copytree(

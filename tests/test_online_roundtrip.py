@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from skewguard.online import lookup
-from skewguard.repo import open_store
+from skewguard.store.online import lookup
+from skewguard.store.repo import open_store
 
 
 @pytest.fixture(scope="module")

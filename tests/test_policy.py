@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from skewguard.comparing import CheckName
+from skewguard.checking.policy import find_policy, load_policy
 from skewguard.errors import PolicyError
-from skewguard.policy import Action, find_policy, load_policy
+from skewguard.vocabulary import Action, CheckName
 
 
 def _write(tmp_path: Path, text: str, name: str = "skewguard.toml") -> Path:

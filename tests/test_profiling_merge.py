@@ -10,19 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewguard.profiling import (
-    CategoricalSpec,
-    DatasetProfile,
-    FeatureProfile,
-    FeatureSpec,
-    Kind,
-    NumericSpec,
-    merge,
-    profile_batches,
-)
+from skewguard.checking.counting import profile_batches
+from skewguard.checking.profile import DatasetProfile, FeatureProfile, merge
+from skewguard.checking.specs import CategoricalSpec, Kind, NumericSpec, ProfileSpec
 
-NUM = FeatureSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=(-10.0, -1.0, 0.0, 1.0, 10.0)))
-CAT = FeatureSpec("v__c", Kind.CATEGORICAL, "string", CategoricalSpec(labels=("a", "b")))
+NUM = ProfileSpec("v__x", Kind.NUMERIC, "double", NumericSpec(edges=(-10.0, -1.0, 0.0, 1.0, 10.0)))
+CAT = ProfileSpec("v__c", Kind.CATEGORICAL, "string", CategoricalSpec(labels=("a", "b")))
 
 values = st.lists(
     st.one_of(

@@ -11,10 +11,10 @@ import pytest
 from report_fixtures import write_small_inputs
 
 from skewguard import cli
-from skewguard.checking import check
+from skewguard.checking.pipeline import check
+from skewguard.checking.policy import load_policy
 from skewguard.commands.check import gate_exit_code
-from skewguard.policy import load_policy
-from skewguard.verdict import Verdict
+from skewguard.vocabulary import Verdict
 
 # Policies that turn the small skewed run (block) into a retrain or a warn.
 AS_RETRAIN = """
@@ -65,7 +65,7 @@ def _run(inputs: Path, *extra: str, policy: str = "skewguard.toml") -> int:
 def test_gate_exit_codes(verdict: str, warn: int, retrain: int, block: int) -> None:
     v = Verdict(verdict)
     assert [gate_exit_code(v, g) for g in ("warn", "retrain", "block")] == [warn, retrain, block]
-    assert gate_exit_code(v) == retrain  # the default is the DESIGN contract
+    assert gate_exit_code(v) == retrain  # the default is the exit-code contract
 
 
 def test_every_report_is_written_and_named(inputs: Path, tmp_path: Path, capsys) -> None:

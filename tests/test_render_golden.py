@@ -21,9 +21,9 @@ from report_fixtures import (
     small_report,
 )
 
-from skewguard.render_junit import render_junit
-from skewguard.render_markdown import render_markdown
-from skewguard.report import Report, to_json
+from skewguard.report.junit import render_junit
+from skewguard.report.markdown import render_markdown
+from skewguard.report.model import Report, to_json
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import re
 import pytest
 from report_fixtures import HOSTILE, Page, joined_free, mixed_report
 
-from skewguard.render_html import SORT_SCRIPT, render_html
+from skewguard.report.html import SORT_SCRIPT, render_html
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import xmlschema
 from report_fixtures import HOSTILE, mixed_report
 
-from skewguard.render_junit import render_junit
+from skewguard.report.junit import render_junit
 
 XSD = Path(__file__).parent / "junit-10.xsd"
 

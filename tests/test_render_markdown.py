@@ -8,7 +8,7 @@ import pytest
 from markdown_it import MarkdownIt
 from report_fixtures import HOSTILE, joined_free, mixed_report, parse_markdown
 
-from skewguard.render_markdown import md_code, md_escape, render_markdown
+from skewguard.report.markdown import md_code, md_escape, render_markdown
 
 
 class _Collect(HTMLParser):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skewguard.render_svg import categories_svg, histogram_svg, proportions
+from skewguard.report.svg import categories_svg, histogram_svg, proportions
 
 NS = "{http://www.w3.org/2000/svg}"
 

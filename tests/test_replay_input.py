@@ -8,7 +8,7 @@ import pytest
 
 from skewguard import cli
 from skewguard.errors import InputError
-from skewguard.replay import read_serving_logs, sample_rows
+from skewguard.store.replay import read_serving_logs, sample_rows
 
 
 def test_missing_folder_is_named(tmp_path) -> None:

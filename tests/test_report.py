@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from check_fixtures import write_serving, write_training
 
-from skewguard.checking import check
-from skewguard.policy import load_policy
-from skewguard.report import Report, read_json, render_summary, write_json
+from skewguard.checking.pipeline import check
+from skewguard.checking.policy import load_policy
+from skewguard.report.model import Report, read_json, write_json
+from skewguard.report.summary import render_summary
 
 
 @pytest.fixture(scope="module")

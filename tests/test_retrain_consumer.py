@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from skewguard.events import Event, RedisStream, redis_client
-from skewguard.policy import load_policy
-from skewguard.retrain import JOURNAL, RetrainConfig, RetrainOutcome, Trainer, consume
+from skewguard.checking.policy import load_policy
+from skewguard.loop.events import Event
+from skewguard.loop.retrain import JOURNAL, RetrainConfig, RetrainOutcome, Trainer, consume
+from skewguard.loop.stream import RedisStream, redis_client
 
 pytestmark = pytest.mark.redis
 

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from skewguard.datagen import GeneratorConfig
-from skewguard.demo import DemoConfig, DemoResult, run_demo
-from skewguard.scenarios import Scenario
-from skewguard.verdict import Verdict
+from skewguard.demo.datagen import GeneratorConfig
+from skewguard.demo.run import DemoConfig, DemoResult, run_demo
+from skewguard.demo.scenarios import Scenario
+from skewguard.vocabulary import Verdict
 from tests.conftest import TEST_END, copy_feature_repo
 
 PRODUCT_VALUES = [
@@ -24,7 +24,7 @@ PRODUCT_VALUES = [
 def scenario_repo(tmp_path_factory, redis_connection):
     path = copy_feature_repo(tmp_path_factory.mktemp("scen") / "repo", f"sgscen_{os.getpid()}")
     yield path
-    from skewguard.repo import open_store
+    from skewguard.store.repo import open_store
 
     open_store(path).teardown()
 
@@ -127,8 +127,8 @@ def test_replay_and_check_replay_cli_block_on_the_transformation_bug(
 
 
 def test_a_seeded_sample_replays_the_same_rows(scenario_repo, tmp_path) -> None:
-    from skewguard.replay import read_serving_logs, replay
-    from skewguard.repo import open_store
+    from skewguard.store.replay import read_serving_logs, replay
+    from skewguard.store.repo import open_store
 
     result = _run(scenario_repo, tmp_path, Scenario.STALE)
     store, logs = open_store(scenario_repo), read_serving_logs(result.serving_log)

@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from skewguard.logged_lookup import FeatureLogger
-from skewguard.server import ServerLimits, create_app
-from skewguard.serving_log import WriterConfig
+from skewguard.serving.logger import FeatureLogger
+from skewguard.serving.server import ServerLimits, create_app
+from skewguard.serving.writer import WriterConfig
 
 SERVICE = "recommender_v1"
 ENTITIES = {"customer_id": [1, 2, 99_999], "product_id": [1, 5, 3]}

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from skewguard.serving_log import ServingLogWriter, WriterConfig, log_files
+from skewguard.serving.writer import ServingLogWriter, WriterConfig, log_files
 
 SCHEMA = pa.schema([("n", pa.int64()), ("__log_date", pa.date32())])
 DAY = date(2026, 11, 2)
@@ -111,7 +111,7 @@ def test_close_flushes_and_later_rows_count_as_dropped(tmp_path: Path, config: C
 def test_full_buffer_drops_and_counts_rows_and_warns_once(
     tmp_path: Path, config: Config, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="skewguard.serving_log")
+    caplog.set_level(logging.WARNING, logger="skewguard.serving.writer")
     with ServingLogWriter(tmp_path, encode, config(capacity_rows=4)) as writer:
         accepted = [writer.submit((n, DAY), 1) for n in range(10)]
         assert accepted == [True] * 4 + [False] * 6

@@ -33,7 +33,7 @@ WRITER_LOOP = textwrap.dedent(
     """
     import sys
     from sigterm_encoder import encode
-    from skewguard.serving_log import ServingLogWriter, WriterConfig
+    from skewguard.serving.writer import ServingLogWriter, WriterConfig
 
     config = WriterConfig(flush_rows=200, flush_interval=0.05,
                           separate_process=sys.argv[2] == "process")

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from skewguard.repo import open_store
-from skewguard.snapshot import build_snapshot
+from skewguard.store.repo import open_store
+from skewguard.store.snapshot import build_snapshot
 
 CUSTOMER_FEATURES = [
     "avg_order_value",

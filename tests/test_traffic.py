@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from skewguard.logged_lookup import FeatureLogger
-from skewguard.serving_log import WriterConfig
-from skewguard.traffic import TrafficConfig, plan_traffic, run_in_process
+from skewguard.demo.traffic import TrafficConfig, plan_traffic, run_in_process
+from skewguard.serving.logger import FeatureLogger
+from skewguard.serving.writer import WriterConfig
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from check_fixtures import replace_column, serving_table, write_training
 
+from skewguard.checking.policy import load_policy
 from skewguard.cli import main
-from skewguard.events import FileSink, RedisStream, redis_client
-from skewguard.policy import load_policy
-from skewguard.watch import WatchConfig, _in_cooldown, day_windows, read_state, watch_once
+from skewguard.loop.events import FileSink
+from skewguard.loop.stream import RedisStream, redis_client
+from skewguard.loop.watch import WatchConfig, _in_cooldown, day_windows, read_state, watch_once
 
 DAYS = ["2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"]
 NOW = datetime(2026, 11, 13, 12, tzinfo=UTC)  # the last day is still open
@@ -106,7 +107,7 @@ def test_no_cooldown_publishes_every_window(tmp_path: Path, world) -> None:
 
 
 def test_cooldown_is_per_training_snapshot() -> None:
-    from skewguard.watch import Window
+    from skewguard.loop.watch import Window
 
     state = {
         "last_trigger": {

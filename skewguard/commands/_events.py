@@ -6,11 +6,12 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from skewguard.events import RedisStream, Sink
+    from skewguard.loop.events import Sink
+    from skewguard.loop.stream import RedisStream
 
 
 def add_stream_args(parser: argparse.ArgumentParser) -> None:
-    from skewguard.events import DEFAULT_GROUP, DEFAULT_STREAM, EVENTS_REDIS_ENV
+    from skewguard.loop.stream import DEFAULT_GROUP, DEFAULT_STREAM, EVENTS_REDIS_ENV
 
     group = parser.add_argument_group("event stream")
     group.add_argument(
@@ -58,14 +59,14 @@ def add_publish_args(parser: argparse.ArgumentParser) -> None:
 
 
 def stream_from_args(args: argparse.Namespace) -> RedisStream:
-    from skewguard.events import RedisStream, redis_client
+    from skewguard.loop.stream import RedisStream, redis_client
 
     return RedisStream(redis_client(args.events_redis), args.stream, args.group)
 
 
 def sinks_from_args(args: argparse.Namespace) -> list[Sink]:
     """The sinks the options ask for (none: publishing is off)."""
-    from skewguard.events import FileSink, WebhookSink
+    from skewguard.loop.events import FileSink, WebhookSink
 
     sinks: list[Sink] = []
     if getattr(args, "publish", False):

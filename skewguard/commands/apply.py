@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.repo import apply_repo
+    from skewguard.store.repo import apply_repo
 
     store = apply_repo(args.repo)
     services = ", ".join(fs.name for fs in store.list_feature_services())

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skewguard.checking import Progress, check
+from skewguard.checking.pipeline import Progress, check
+from skewguard.vocabulary import gate_exit_code
 
 __all__ = ["register", "run", "gate_exit_code", "FAIL_ON_CHOICES"]
 
 if TYPE_CHECKING:
-    from skewguard.report import Report
-    from skewguard.verdict import Verdict
+    from skewguard.report.model import Report
 
 FAIL_ON_CHOICES = ("warn", "retrain", "block")
 
@@ -100,25 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def gate_exit_code(verdict: Verdict, fail_on: Verdict | str = "retrain") -> int:
-    """The exit code for `verdict` when verdicts below `fail_on` must not fail the run.
-
-    With the default (`retrain`) this is exactly the DESIGN contract: 0 pass or warn,
-    1 block, 2 could not evaluate, 3 retrain. A verdict below `fail_on` exits 0; a warn at
-    or above it exits 1 (the code CI reads as "failed"); insufficient data always exits 2.
-    """
-    from skewguard.verdict import ExitCode, Verdict, exit_code_for
-
-    gate = Verdict(fail_on)
-    if verdict is Verdict.INSUFFICIENT_DATA:
-        return int(ExitCode.CANNOT_EVALUATE)
-    if verdict is Verdict.PASS or verdict.severity < gate.severity:
-        return int(ExitCode.OK)
-    if verdict is Verdict.WARN:
-        return int(ExitCode.BLOCK)
-    return int(exit_code_for(verdict))
-
-
 class _StepBar:
     """A tqdm bar over the check's steps on stderr. Off with --quiet; tqdm turns it off by
     itself when stderr is not a terminal (CI logs), so logs stay clean."""
@@ -148,9 +129,9 @@ class _StepBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.policy import find_policy, load_policy
-    from skewguard.report import render_summary
-    from skewguard.verdict import Verdict, exit_code_for
+    from skewguard.checking.policy import find_policy, load_policy
+    from skewguard.report.summary import render_summary
+    from skewguard.vocabulary import Verdict, exit_code_for
 
     quiet = bool(getattr(args, "quiet", False))
     fail_on = getattr(args, "fail_on", "retrain")
@@ -195,7 +176,7 @@ def _write_reports(
     report: Report, args: argparse.Namespace, fail_on: str, progress: Progress
 ) -> list[tuple[str, Path]]:
     """Write every report the flags ask for; return (format, path) for each one written."""
-    from skewguard.report_files import ReportPaths, write_reports
+    from skewguard.report.files import ReportPaths, write_reports
 
     paths = ReportPaths(
         json=getattr(args, "json", None),
@@ -213,7 +194,7 @@ def _write_reports(
 
 def _publish_events(report: Report, args: argparse.Namespace, quiet: bool) -> None:
     from skewguard.commands._events import sinks_from_args
-    from skewguard.events import event_from_report, publish
+    from skewguard.loop.events import event_from_report, publish
 
     sinks = sinks_from_args(args)
     if not sinks:
@@ -243,8 +224,8 @@ def _log_window(serving: Path) -> dict[str, str | None]:
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
+    from skewguard.checking.reading import find_parquet_files
     from skewguard.logschema import LOG_TIMESTAMP
-    from skewguard.reading import find_parquet_files
 
     # A list of files: pyarrow's discovery skips folders such as `__log_date=...`.
     dataset = ds.dataset([str(f) for f in find_parquet_files(Path(serving))], format="parquet")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from skewguard.commands._common import add_repo_args
-from skewguard.scenarios import Scenario
+from skewguard.demo.scenarios import Scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.datagen import GeneratorConfig
-    from skewguard.demo import DemoConfig, run_demo
-    from skewguard.online import redis_for_demo
-    from skewguard.verdict import exit_code_for
+    from skewguard.demo.datagen import GeneratorConfig
+    from skewguard.demo.run import DemoConfig, run_demo
+    from skewguard.store.online import redis_for_demo
+    from skewguard.vocabulary import exit_code_for
 
     print(f"skewguard demo: scenario {args.scenario}")
     with redis_for_demo():

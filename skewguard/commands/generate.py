@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.datagen import GeneratorConfig, generate
-    from skewguard.repo import data_dir, find_repo
+    from skewguard.demo.datagen import GeneratorConfig, generate
+    from skewguard.store.repo import data_dir, find_repo
 
     config = GeneratorConfig(
         customers=args.customers,

@@ -34,9 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.online import lookup
-    from skewguard.render_text import feature_table
-    from skewguard.repo import open_store
+    from skewguard.store.online import lookup
+    from skewguard.store.repo import open_store
+    from skewguard.store.tables import feature_table
 
     keys = {tuple(sorted(row)) for row in args.entity}
     if len(keys) != 1:

@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.online import materialize
-    from skewguard.repo import open_store
+    from skewguard.store.online import materialize
+    from skewguard.store.repo import open_store
 
     store = open_store(args.repo)
     end = args.end or datetime.now(UTC)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from skewguard.commands._common import DEFAULT_SERVICE
 
 if TYPE_CHECKING:
-    from skewguard.replay import ReplayResult
+    from skewguard.store.replay import ReplayResult
 
 
 def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None:
@@ -44,12 +44,12 @@ def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None
 
 def replay_from_args(args: argparse.Namespace, training: Path | None = None) -> ReplayResult:
     """Run the replay the arguments describe (used by both `replay` and `check --replay`)."""
-    from skewguard.replay import read_serving_logs, replay
-    from skewguard.repo import open_store
+    from skewguard.store.replay import read_serving_logs, replay
+    from skewguard.store.repo import open_store
 
     service = args.feature_service
     if service is None and training is not None:
-        from skewguard.reading import open_training
+        from skewguard.checking.reading import open_training
 
         manifest = open_training(training).manifest
         service = manifest.feature_service if manifest else None
@@ -81,10 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from skewguard.comparing import CheckName, Measurement
-    from skewguard.deciding import judge
-    from skewguard.policy import find_policy, load_policy
-    from skewguard.verdict import Verdict, exit_code_for
+    from skewguard.checking.comparing import Measurement
+    from skewguard.checking.deciding import judge
+    from skewguard.checking.policy import find_policy, load_policy
+    from skewguard.vocabulary import CheckName, Verdict, exit_code_for
 
     policy = load_policy(args.policy if args.policy is not None else find_policy(Path.cwd()))
     result = replay_from_args(args)

@@ -100,9 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from skewguard.checking.policy import find_policy, load_policy
     from skewguard.commands._events import stream_from_args
-    from skewguard.policy import find_policy, load_policy
-    from skewguard.retrain import RetrainConfig, Trainer, consume
+    from skewguard.loop.retrain import RetrainConfig, Trainer, consume
 
     policy = load_policy(args.policy if args.policy is not None else find_policy(Path.cwd()))
     config = RetrainConfig(

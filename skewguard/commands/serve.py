@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from skewguard.logged_lookup import FeatureLogger
-    from skewguard.repo import open_store
-    from skewguard.server import ServerLimits, create_app
-    from skewguard.serving_log import WriterConfig
+    from skewguard.serving.logger import FeatureLogger
+    from skewguard.serving.server import ServerLimits, create_app
+    from skewguard.serving.writer import WriterConfig
+    from skewguard.store.repo import open_store
 
     store = open_store(args.repo)
     logger = FeatureLogger(

@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.repo import open_store
-    from skewguard.snapshot import build_snapshot, filter_time_window, read_labels
+    from skewguard.store.repo import open_store
+    from skewguard.store.snapshot import build_snapshot, filter_time_window, read_labels
 
     labels = read_labels(args.labels)
     labels = filter_time_window(labels, args.since, args.until, where=str(args.labels))

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.traffic import TrafficConfig, plan_traffic, run_in_process, run_over_http
+    from skewguard.demo.traffic import TrafficConfig, plan_traffic, run_in_process, run_over_http
 
     plan = plan_traffic(
         TrafficConfig(
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    from skewguard.logged_lookup import FeatureLogger
-    from skewguard.repo import open_store
+    from skewguard.serving.logger import FeatureLogger
+    from skewguard.store.repo import open_store
 
     with FeatureLogger(open_store(args.repo)) as logger:
         result = run_in_process(logger, plan, args.feature_service)

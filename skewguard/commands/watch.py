@@ -115,11 +115,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from skewguard.checking.policy import find_policy, load_policy
     from skewguard.commands._events import sinks_from_args
     from skewguard.errors import InputError
-    from skewguard.policy import find_policy, load_policy
-    from skewguard.verdict import Verdict, exit_code_for
-    from skewguard.watch import WatchConfig, state_path_default, watch_once
+    from skewguard.loop.watch import WatchConfig, state_path_default, watch_once
+    from skewguard.vocabulary import Verdict, exit_code_for
 
     if args.training is None and args.models is None:
         raise InputError(
@@ -159,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replayer(args: argparse.Namespace):  # noqa: ANN202
-    from skewguard.replay import read_serving_logs, replay
-    from skewguard.repo import open_store
+    from skewguard.store.replay import read_serving_logs, replay
+    from skewguard.store.repo import open_store
 
     store = open_store(args.repo)
 

@@ -1,0 +1,61 @@
+"""Reference profiles on disk: the training side of a check, stored with its snapshot.
+
+The snapshot writer profiles `data.parquet` once and stores `reference_profile.json` next
+to it, so a check in CI needs neither the raw training rows nor the time to profile them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from skewguard.checking.counting import profile_training
+from skewguard.checking.profile import DatasetProfile
+from skewguard.checking.reading import MANIFEST_NAME, REFERENCE_PROFILE_NAME, open_training
+from skewguard.checking.specs import DEFAULT_BINS
+from skewguard.errors import InputError
+
+__all__ = ["write_reference_profile", "read_reference_profile"]
+
+
+def write_reference_profile(snapshot_dir: Path, *, bins: int = DEFAULT_BINS) -> Path:
+    """Profile a snapshot folder's data and write `reference_profile.json` next to it.
+
+    Reads `manifest.json` and its data file in a streaming pass, freezes bin edges and
+    vocabularies, and writes the profile. Returns the path written. The caller records
+    the file name in the manifest (`"reference_profile": "reference_profile.json"`).
+    """
+    snapshot_dir = Path(snapshot_dir)
+    if not (snapshot_dir / MANIFEST_NAME).is_file():
+        raise InputError(
+            "no manifest.json in the snapshot folder",
+            where=str(snapshot_dir),
+            hint="write the snapshot manifest before its reference profile",
+        )
+    training = open_training(snapshot_dir)
+    if training.data is None:
+        raise InputError(
+            "the snapshot's data file is missing",
+            where=str(snapshot_dir),
+            hint="a reference profile is built from data.parquet",
+        )
+    profile = profile_training(training, bins=bins)
+    profile = replace(profile, source=training.data.files[0].name)
+    out = snapshot_dir / REFERENCE_PROFILE_NAME
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(profile.to_dict(), separators=(",", ":")), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def read_reference_profile(path: Path) -> DatasetProfile:
+    """Load a reference profile; raise `InputError` naming the file when unusable."""
+    try:
+        return DatasetProfile.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(
+            f"cannot read reference profile: {err}",
+            where=str(path),
+            hint="rebuild it with skewguard.profiling.write_reference_profile",
+        ) from err

@@ -1,0 +1,242 @@
+"""Online lookups that log every served feature in Feast's feature-logging schema.
+
+`FeatureLogger.get_online_features` takes what `FeatureStore.get_online_features` takes
+(a feature service, entity rows with any request data for on-demand features), returns
+Feast's own `OnlineResponse`, and records one log row per entity row of a sampled request
+(`LoggingConfig.sample_rate`, decided per request) into the feature service's
+`FileLoggingDestination`, through a `ServingLogWriter`.
+
+The request path only serializes Feast's response proto (tens of microseconds, in C) and
+appends it to the writer's buffer. Reading the values out of the proto, the true
+statuses (`skewguard.serving.statuses`), Arrow conversion and parquet writing all happen
+in the writer process (`skewguard.serving.process`), so logging costs serving almost
+nothing.
+
+The caller receives Feast's statuses unless it passes `corrected_statuses=True`; then
+the response carries the same statuses as the log (values and timestamps unchanged).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skewguard.errors import InputError, TimestampError
+from skewguard.serving.encoding import LogEncoder, request_micros
+from skewguard.serving.layout import LogLayout, describe_log
+from skewguard.serving.statuses import correct_statuses
+from skewguard.serving.writer import ServingLogWriter, WriterConfig, WriterStats
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+    from feast.online_response import OnlineResponse
+
+__all__ = ["FeatureLogger", "EntityRows"]
+
+EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+
+
+class _ServiceLog:
+    def __init__(
+        self, service: FeatureService, layout: LogLayout, writer_config: WriterConfig
+    ) -> None:
+        self.service = service
+        self.layout = layout
+        self.encoder = LogEncoder(layout)
+        self.full_names = self.encoder.full_names
+        self.bare_names = self.encoder.bare_names
+        self.writer: ServingLogWriter[tuple[Any, ...]] | None = None
+        if layout.folder is not None:
+            self.writer = ServingLogWriter(
+                layout.folder,
+                self.encoder,
+                writer_config,
+                partitioned=layout.partitioned,
+                name=f"serving-log[{service.name}]",
+            )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FeatureLogger:
+    """Online lookups through a FeatureStore, every served feature logged.
+
+    One writer per feature service, created on first use. `sample_rate` overrides the
+    services' `LoggingConfig.sample_rate`; `seed` makes sampling repeatable; `clock`
+    gives the request time when a call passes none; `log_root` sends each service's
+    files to `<log_root>/<service>` instead of its declared destination.
+    """
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        *,
+        writer_config: WriterConfig | None = None,
+        sample_rate: float | None = None,
+        seed: int | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        log_root: str | Path | None = None,
+    ) -> None:
+        if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
+            raise ValueError("sample_rate must be within [0, 1]")
+        self.store = store
+        self.writer_config = writer_config or WriterConfig()
+        self.sample_rate = sample_rate
+        self.clock = clock
+        self.log_root = log_root
+        self._rng = random.Random(seed)
+        self._services: dict[str, _ServiceLog] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get_online_features(
+        self,
+        features: FeatureService | str,
+        entity_rows: EntityRows,
+        *,
+        full_feature_names: bool = False,
+        request_time: datetime | None = None,
+        request_id: str | None = None,
+        corrected_statuses: bool = False,
+    ) -> OnlineResponse:
+        """`FeatureStore.get_online_features` for a feature service, logged.
+
+        `entity_rows` is a list of dicts or a dict of lists (join keys plus request
+        data). `request_time` (UTC-aware; default: the clock) is the log's
+        `__log_timestamp` and the time TTLs are judged at; `request_id` (default: a new
+        uuid4 hex) is shared by the request's log rows.
+        """
+        moment = self._request_time(request_time)
+        service_log = self._service_log(features)
+        response = _call_feast(
+            self.store.get_online_features,
+            features=service_log.service,
+            entity_rows=entity_rows,
+            full_feature_names=full_feature_names,
+        )
+        proto = response.proto
+        by_name = service_log.full_names if full_feature_names else service_log.bare_names
+        if corrected_statuses:
+            correct_statuses(proto, by_name, moment)
+        writer = service_log.writer
+        if writer is not None and self._sampled(service_log.layout.sample_rate):
+            rows = len(proto.results[0].values) if proto.results else 0
+            if rows:
+                logged = (  # a LoggedResponse
+                    proto.SerializeToString(),
+                    full_feature_names,
+                    request_micros(moment),
+                    request_id or uuid.uuid4().hex,
+                    _request_data(entity_rows, service_log.layout.request_fields, rows),
+                )
+                writer.submit(logged, rows)
+        return response
+
+    def layout(self, features: FeatureService | str) -> LogLayout:
+        return self._service_log(features).layout
+
+    def writer(self, features: FeatureService | str) -> ServingLogWriter[Any] | None:
+        return self._service_log(features).writer
+
+    def stats(self) -> dict[str, WriterStats]:
+        """Writer counters per feature service served so far."""
+        with self._lock:
+            logs = dict(self._services)
+        return {name: log.writer.stats() for name, log in logs.items() if log.writer}
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write every accepted row to disk now; True when all writers finished in time."""
+        with self._lock:
+            writers = [log.writer for log in self._services.values() if log.writer]
+        return all([w.flush(timeout) for w in writers])
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            writers = [log.writer for log in self._services.values() if log.writer]
+        for w in writers:
+            w.close()
+
+    def __enter__(self) -> FeatureLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request_time(self, request_time: datetime | None) -> datetime:
+        moment = request_time if request_time is not None else self.clock()
+        if moment.tzinfo is None:
+            raise TimestampError(
+                "request_time has no time zone",
+                where="FeatureLogger.get_online_features",
+                hint="pass an aware datetime, e.g. datetime.now(UTC)",
+            )
+        return moment.astimezone(UTC)
+
+    def _sampled(self, declared: float) -> bool:
+        rate = declared if self.sample_rate is None else self.sample_rate
+        return rate >= 1.0 or (rate > 0.0 and self._rng.random() < rate)
+
+    def _service_log(self, features: FeatureService | str) -> _ServiceLog:
+        name = features if isinstance(features, str) else getattr(features, "name", None)
+        if not isinstance(name, str):
+            raise InputError(
+                "serving logs need a feature service, not a list of feature references",
+                where="FeatureLogger.get_online_features",
+                hint="pass a FeatureService or its name; its LoggingConfig says where logs go",
+            )
+        found = self._services.get(name)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._services.get(name)
+            if found is not None:
+                return found
+            if self._closed:
+                raise InputError(
+                    "this FeatureLogger is closed",
+                    where=name,
+                    hint="create a new one",
+                )
+            from skewguard.store.repo import get_feature_service
+
+            service = get_feature_service(self.store, name)
+            layout = describe_log(self.store, name, self.log_root)
+            found = _ServiceLog(service, layout, self.writer_config)
+            self._services[name] = found
+            return found
+
+
+def _request_data(
+    entity_rows: EntityRows, fields: Sequence[str], rows: int
+) -> Mapping[str, list[Any]] | None:
+    if not fields:
+        return None
+    if isinstance(entity_rows, Mapping):
+        return {f: list(entity_rows.get(f, [None] * rows)) for f in fields}
+    return {f: [row.get(f) for row in entity_rows] for f in fields}
+
+
+def _call_feast(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    import redis
+
+    from skewguard.errors import OnlineStoreError
+    from skewguard.store.repo import raise_redis_unreachable
+
+    try:
+        return fn(**kwargs)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
+        raise_redis_unreachable(err)
+    except redis.exceptions.RedisError as err:
+        raise OnlineStoreError(
+            f"Redis refused to read features: {err}",
+            where="get_online_features",
+            hint="check the server log",
+        ) from err
