@@ -108,3 +108,18 @@ def test_skewguard_toml_wins_over_pyproject(tmp_path: Path) -> None:
 def test_no_policy_file_means_the_default(tmp_path: Path) -> None:
     _write(tmp_path, "[project]\nname = 'x'\n", name="pyproject.toml")
     assert find_policy(tmp_path) is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-inf"])
+def test_a_threshold_that_is_not_a_finite_number_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "skewguard.toml"
+    path.write_text(f"[defaults.checks.psi]\nthreshold = {value}\n")
+    with pytest.raises(PolicyError, match="finite number"):
+        load_policy(path)
+
+
+def test_a_policy_file_that_is_not_utf8_is_a_policy_error(tmp_path: Path) -> None:
+    path = tmp_path / "skewguard.toml"
+    path.write_bytes(b"[defaults]\nmin_rows = 5 # caf\xe9\n")
+    with pytest.raises(PolicyError, match="not UTF-8"):
+        load_policy(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from check_fixtures import write_serving, write_training
 
 from skewguard.checking.pipeline import check
 from skewguard.checking.policy import load_policy
-from skewguard.report.model import Report, read_json, write_json
+from skewguard.errors import InputError
+from skewguard.report.model import Report, read_json, to_json, write_json
 from skewguard.report.summary import render_summary
 
 
@@ -75,5 +77,43 @@ def test_summary_names_the_verdict(report: Report) -> None:
 
 
 def test_unknown_schema_version_is_refused() -> None:
-    with pytest.raises(ValueError, match="schema_version"):
+    with pytest.raises(InputError, match="schema_version"):
         Report.from_dict({"schema_version": 2})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d.pop("verdict"), "report.verdict"),
+        (lambda d: d.update(verdict="fine"), "report.verdict"),
+        (lambda d: d.update(features={}), "report.features"),
+        (lambda d: d["features"][0].update(rows=[1, 2]), "features[0].rows"),
+        (lambda d: d["features"][0]["checks"][0].update(check="vibes"), "checks[0].check"),
+        (lambda d: d["features"][0]["checks"][0].update(n_training="many"), "n_training"),
+        (lambda d: d["features"][0].update(checks=[7]), "features[0].checks[0]"),
+    ],
+)
+def test_a_malformed_report_is_an_input_error_naming_the_field(
+    report: Report, tmp_path: Path, mutate, field: str
+) -> None:
+    import json
+
+    from skewguard.report.markdown import render_markdown
+
+    document = json.loads(to_json(report))
+    mutate(document)
+    with pytest.raises(InputError, match=re.escape(field)):
+        Report.from_dict(document)
+    with pytest.raises(InputError, match=re.escape(field)):
+        render_markdown(document)
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=re.escape(str(path))):
+        read_json(path)
+
+
+def test_a_report_file_that_is_not_json_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(InputError, match="cannot read the report"):
+        read_json(path)

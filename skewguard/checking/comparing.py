@@ -39,7 +39,7 @@ from skewguard.checking.profile import (
 )
 from skewguard.checking.specs import NULL, OTHER, ArraySpec, CategoricalSpec, Kind, NumericSpec
 from skewguard.logschema import FieldStatus
-from skewguard.vocabulary import CheckName, SchemaState, Subject
+from skewguard.vocabulary import CheckName, Reason, SchemaState, Subject
 
 __all__ = [
     "PSI_EPSILON",
@@ -75,6 +75,7 @@ class Measurement:
     n_training: int | None = None
     n_serving: int | None = None
     detail: str | None = None
+    reason: Reason | None = None  # set when the value cannot be judged (see `Reason`)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _numeric_measurements(
                 CheckName.INTEGER_RATE, subject, t.integral, t.finite, s.integral, s.finite
             )
         )
-    sizes = {"n_training": t.finite, "n_serving": s.finite}
+    sizes: dict[str, Any] = {"n_training": t.finite, "n_serving": s.finite}
     for check in (CheckName.PSI, CheckName.JS_DISTANCE):
         value = (
             HISTOGRAM_METRICS[check](t.histogram, s.histogram) if t.finite and s.finite else None
@@ -236,7 +237,7 @@ def _categorical_measurements(
             CheckName.NEW_CATEGORY_RATE, subject, t.other, t_values, s.other, s_values
         )
     ]
-    sizes = {"n_training": t_values, "n_serving": s_values}
+    sizes: dict[str, Any] = {"n_training": t_values, "n_serving": s_values}
     for check in (CheckName.PSI, CheckName.JS_DISTANCE, CheckName.LINF_DISTANCE):
         value = HISTOGRAM_METRICS[check](t.counts, s.counts) if t_values and s_values else None
         out.append(Measurement(check=check, value=value, subject=subject, **sizes))
@@ -385,6 +386,16 @@ def compare_feature(
                 "length": _histogram(spec.length, tp.length, sp.length),
                 "element": element,
             }
+    if training is not None and serving is None and serving_type is not None:
+        # Served, but as a type whose values cannot be counted into training's bins.
+        measurements.append(
+            Measurement(
+                check=CheckName.PSI,
+                value=None,
+                detail=f"serving {serving_type} cannot be compared with training {training_type}",
+                reason=Reason.TYPE_MISMATCH,
+            )
+        )
     return FeatureComparison(
         name=name,
         kind=kind,

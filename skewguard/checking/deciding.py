@@ -23,7 +23,7 @@ from typing import Any
 from skewguard.checking.comparing import FeatureComparison, Measurement
 from skewguard.checking.policy import CheckRule, Policy
 from skewguard.report.model import CheckResult, FeatureResult
-from skewguard.vocabulary import CheckName, SchemaState, Verdict
+from skewguard.vocabulary import CheckName, Reason, SchemaState, Verdict
 
 __all__ = ["Decision", "judge", "decide_feature", "decide"]
 
@@ -52,14 +52,15 @@ def _exceeds(value: float, threshold: float | None) -> bool:
 def judge(m: Measurement, rule: CheckRule, min_rows: int) -> CheckResult:
     """The verdict on one measurement under one rule."""
     detail = m.detail
+    reason = m.reason
     if m.check is CheckName.SCHEMA:
         verdict = Verdict.PASS if m.value == SchemaState.OK else rule.action.verdict
     elif any(n is not None and n < min_rows for n in (m.n_training, m.n_serving)):
-        verdict = Verdict.INSUFFICIENT_DATA
+        verdict, reason = Verdict.INSUFFICIENT_DATA, Reason.BELOW_MIN_ROWS
         sizes = f"training {m.n_training}, serving {m.n_serving}"
         detail = f"{sizes} < min_rows {min_rows}" + (f"; {detail}" if detail else "")
-    elif m.value is None or isinstance(m.value, str):
-        verdict = Verdict.PASS
+    elif reason is not None or m.value is None or isinstance(m.value, str):
+        verdict, reason = Verdict.PASS, reason or Reason.NOT_COMPUTABLE
     elif _exceeds(m.value, rule.threshold):
         verdict = rule.action.verdict
     elif _exceeds(m.value, rule.warn_threshold):
@@ -67,8 +68,8 @@ def judge(m: Measurement, rule: CheckRule, min_rows: int) -> CheckResult:
     else:
         verdict = Verdict.PASS
     return CheckResult(
-        check=str(m.check),
-        subject=str(m.subject),
+        check=m.check,
+        subject=m.subject,
         value=m.value,
         threshold=rule.threshold,
         warn_threshold=rule.warn_threshold,
@@ -79,6 +80,7 @@ def judge(m: Measurement, rule: CheckRule, min_rows: int) -> CheckResult:
         n_training=m.n_training,
         n_serving=m.n_serving,
         detail=detail,
+        reason=reason,
     )
 
 

@@ -23,6 +23,7 @@ See docs/policy.md for every key, its default and why.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -174,8 +175,8 @@ def _validate_rules(raw: Mapping[str, Any], path: str, source: str) -> None:
                     raise _fail(
                         f"{rpath}.{key}: the schema check takes no threshold", source, "remove it"
                     )
-                if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-                    raise _fail(f"{rpath}.{key} must be a number >= 0", source, f"got {v!r}")
+                if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v < math.inf:
+                    raise _fail(f"{rpath}.{key} must be a finite number >= 0", source, f"got {v!r}")
         warn, threshold = rule.get("warn_threshold"), rule.get("threshold")
         if warn is not None and threshold is not None and warn > threshold:
             raise _fail(
@@ -281,6 +282,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"cannot read policy file: {err.strerror or err}",
             where=str(path),
             hint="check the --policy path",
+        ) from err
+    except UnicodeDecodeError as err:
+        raise PolicyError(
+            f"policy file is not UTF-8 text: {err.reason} at byte {err.start}",
+            where=str(path),
+            hint="save it as UTF-8",
         ) from err
     except tomllib.TOMLDecodeError as err:
         raise PolicyError(

@@ -38,12 +38,17 @@ __all__ = [
 
 
 def report_dict(report: Report | Mapping[str, Any]) -> dict[str, Any]:
-    """The report as its JSON document (a `Report` is serialised and parsed back)."""
-    if isinstance(report, Mapping):
-        return dict(report)
-    from skewguard.report.model import to_json
+    """The report as its JSON document (a `Report` is serialised and parsed back).
 
-    return json.loads(to_json(report))
+    A document given as a mapping is validated first: a malformed one is an `InputError`
+    naming the field, never a half-rendered page.
+    """
+    from skewguard.report.model import Report, to_json
+
+    if isinstance(report, Mapping):
+        report = Report.from_dict(report)
+    document: dict[str, Any] = json.loads(to_json(report))
+    return document
 
 
 def severity(verdict: str) -> int:
@@ -136,7 +141,9 @@ def not_passing(report: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapp
     return sorted(rows, key=lambda r: (-severity(str(r[1].get("verdict"))), index[id(r[1])]))
 
 
-def joined_causes(report: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping]]:
+def joined_causes(
+    report: Mapping[str, Any],
+) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
     """(feature, joined section) for every feature whose report has a joined section."""
     for f in report.get("features") or []:
         joined = f.get("joined")

@@ -8,16 +8,27 @@ feature a `distribution` section with the histogram or category counts of both s
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from skewguard.errors import InputError
-from skewguard.vocabulary import Action, ExitCode, Subject, Verdict, exit_code_for
+from skewguard.vocabulary import (
+    Action,
+    CheckName,
+    ExitCode,
+    Reason,
+    Subject,
+    Verdict,
+    exit_code_for,
+)
+
+E = TypeVar("E", bound=enum.Enum)
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -32,8 +43,14 @@ REPORT_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class CheckResult:
-    check: str  # a CheckName value (kept as text so later checks need no enum here)
-    subject: str
+    """One check of one feature: what was measured, the line it was held to, the verdict.
+
+    `reason` says why a check was recorded without being judged on its value (too few
+    rows, nothing to compute it from, incomparable types); it is None when it was judged.
+    """
+
+    check: CheckName
+    subject: Subject
     value: float | str | None
     threshold: float | None
     warn_threshold: float | None
@@ -44,11 +61,12 @@ class CheckResult:
     n_training: int | None = None
     n_serving: int | None = None
     detail: str | None = None
+    reason: Reason | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "subject": self.subject,
+        out = {
+            "check": str(self.check),
+            "subject": str(self.subject),
             "value": self.value,
             "threshold": self.threshold,
             "warn_threshold": self.warn_threshold,
@@ -60,22 +78,28 @@ class CheckResult:
             "n_serving": self.n_serving,
             "detail": self.detail,
         }
+        if self.reason is not None:
+            out["reason"] = str(self.reason)
+        return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+    def from_dict(cls, d: Any, where: str = "check") -> CheckResult:
+        r = _Fields(d, where)
+        reason = r.optional("reason", str)
         return cls(
-            check=str(d["check"]),
-            subject=str(d.get("subject", Subject.VALUE)),
-            value=d["value"],
-            threshold=d.get("threshold"),
-            warn_threshold=d.get("warn_threshold"),
-            verdict=Verdict(d["verdict"]),
-            action=Action(d["action"]),
-            training=d.get("training"),
-            serving=d.get("serving"),
-            n_training=d.get("n_training"),
-            n_serving=d.get("n_serving"),
-            detail=d.get("detail"),
+            check=r.enum("check", CheckName),
+            subject=r.enum("subject", Subject, default=Subject.VALUE),
+            value=r.optional("value", float, str),
+            threshold=r.optional("threshold", float),
+            warn_threshold=r.optional("warn_threshold", float),
+            verdict=r.enum("verdict", Verdict),
+            action=r.enum("action", Action),
+            training=r.optional("training", float),
+            serving=r.optional("serving", float),
+            n_training=r.optional("n_training", int),
+            n_serving=r.optional("n_serving", int),
+            detail=r.optional("detail", str),
+            reason=r.enum("reason", Reason) if reason is not None else None,
         )
 
 
@@ -111,20 +135,82 @@ class FeatureResult:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> FeatureResult:
+    def from_dict(cls, d: Any, where: str = "feature") -> FeatureResult:
+        r = _Fields(d, where)
+        name = r.required("name", str)
+        rows = _Fields(r.required("rows", Mapping), f"{where}.rows")
+        checks = r.required("checks", list)
         return cls(
-            name=str(d["name"]),
-            kind=d.get("kind"),
-            verdict=Verdict(d["verdict"]),
-            critical=bool(d.get("critical", False)),
-            training_type=d.get("training_type"),
-            serving_type=d.get("serving_type"),
-            rows_training=int(d["rows"]["training"]),
-            rows_serving=int(d["rows"]["serving"]),
-            checks=tuple(CheckResult.from_dict(c) for c in d["checks"]),
-            distribution=d.get("distribution"),
-            joined=d.get("joined"),
+            name=name,
+            kind=r.optional("kind", str),
+            verdict=r.enum("verdict", Verdict),
+            critical=r.optional("critical", bool) or False,
+            training_type=r.optional("training_type", str),
+            serving_type=r.optional("serving_type", str),
+            rows_training=rows.required("training", int),
+            rows_serving=rows.required("serving", int),
+            checks=tuple(
+                CheckResult.from_dict(c, f"{where}.checks[{i}]") for i, c in enumerate(checks)
+            ),
+            distribution=r.optional("distribution", Mapping),
+            joined=r.optional("joined", Mapping),
         )
+
+
+class _Fields:
+    """Typed reads from one JSON object; a missing or mistyped field is an `InputError`
+    that names its path in the report (e.g. `features[3].checks[0].verdict`)."""
+
+    def __init__(self, d: Any, where: str) -> None:
+        if not isinstance(d, Mapping):
+            raise _malformed(where, f"expected an object, found {type(d).__name__}")
+        self.d, self.where = d, where
+
+    def required(self, key: str, *types: type) -> Any:
+        if key not in self.d:
+            raise _malformed(f"{self.where}.{key}", "missing")
+        return self._typed(key, types)
+
+    def optional(self, key: str, *types: type) -> Any:
+        return None if self.d.get(key) is None else self._typed(key, types)
+
+    def enum(self, key: str, vocabulary: type[E], default: E | None = None) -> E:
+        if self.d.get(key) is None and default is not None:
+            return default
+        value = self.required(key, str)
+        try:
+            return vocabulary(value)
+        except ValueError:
+            known = ", ".join(str(v.value) for v in vocabulary)
+            raise _malformed(f"{self.where}.{key}", f"{value!r} is not one of {known}") from None
+
+    def _typed(self, key: str, types: tuple[type, ...]) -> Any:
+        value = self.d[key]
+        # JSON has no NaN or infinity: reports write them as strings ("nan", "inf").
+        if float in types and isinstance(value, str) and value in _NON_FINITE:
+            return float(value)
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if int in types and isinstance(value, bool):
+            ok = False
+        else:
+            ok = isinstance(value, types)
+        if not ok:
+            names = " or ".join(t.__name__ for t in types)
+            found = type(value).__name__
+            raise _malformed(f"{self.where}.{key}", f"expected {names}, found {found}")
+        return value
+
+
+_NON_FINITE = {"nan", "inf", "-inf"}
+
+
+def _malformed(where: str, what: str) -> InputError:
+    return InputError(
+        f"malformed report: {what}",
+        where=where,
+        hint="pass a report written by skewguard check --json (schema_version 1)",
+    )
 
 
 @dataclass(frozen=True)
@@ -187,20 +273,25 @@ class Report:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Report:
-        version = d.get("schema_version")
+    def from_dict(cls, d: Any) -> Report:
+        """Parse a report's JSON document; anything malformed is an `InputError`."""
+        r = _Fields(d, "report")
+        version = r.required("schema_version", int)
         if version != REPORT_SCHEMA_VERSION:
-            raise ValueError(f"unsupported report schema_version {version!r}")
+            raise _malformed("report.schema_version", f"unsupported version {version!r}")
+        features = r.required("features", list)
         return cls(
-            schema_version=int(version),
-            verdict=Verdict(d["verdict"]),
-            generated_at=str(d["generated_at"]),
-            skewguard_version=str(d.get("skewguard_version", "")),
-            inputs=d["inputs"],
-            sample_sizes=d["sample_sizes"],
-            policy=d["policy"],
-            summary=d.get("summary") or {},
-            features=tuple(FeatureResult.from_dict(f) for f in d["features"]),
+            schema_version=version,
+            verdict=r.enum("verdict", Verdict),
+            generated_at=r.required("generated_at", str),
+            skewguard_version=r.optional("skewguard_version", str) or "",
+            inputs=r.required("inputs", Mapping),
+            sample_sizes=r.required("sample_sizes", Mapping),
+            policy=r.required("policy", Mapping),
+            summary=r.optional("summary", Mapping) or {},
+            features=tuple(
+                FeatureResult.from_dict(f, f"features[{i}]") for i, f in enumerate(features)
+            ),
         )
 
 
@@ -260,4 +351,16 @@ def write_json(report: Report, path: Path) -> None:
 
 
 def read_json(path: Path) -> Report:
-    return Report.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    """Read a JSON report; an unreadable or malformed file is an `InputError` naming it."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(
+            f"cannot read the report: {err}",
+            where=str(path),
+            hint="pass a report written by skewguard check --json",
+        ) from err
+    try:
+        return Report.from_dict(document)
+    except InputError as err:
+        raise InputError(err.what, where=f"{path}: {err.where}", hint=err.hint) from err
