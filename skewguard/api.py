@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from skewguard.errors import InputError
 
@@ -20,12 +20,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from skewguard.checking.joined import ReplayResult
     from skewguard.checking.policy import Policy
     from skewguard.report.model import Report
-    from skewguard.store.replay import ReplayResult
     from skewguard.store.snapshot import SnapshotResult
 
-    Data = str | os.PathLike[str] | pa.Table | pd.DataFrame
+Data: TypeAlias = "str | os.PathLike[str] | pa.Table | pd.DataFrame"
 
 __all__ = ["check", "snapshot"]
 
@@ -87,10 +87,11 @@ def snapshot(
     where = "labels"
     if isinstance(labels, str | os.PathLike):
         where = str(labels)
-        labels = read_labels(labels)
+        labels = read_labels(Path(labels))
     labels = filter_time_window(labels, since, until, where=where)
+    store = open_store(None if repo is None else Path(repo))
     return build_snapshot(
-        open_store(repo), feature_service, labels, Path(out), overwrite=overwrite, where=where
+        store, feature_service, labels, Path(out), overwrite=overwrite, where=where
     )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "Cause",
     "CauseCount",
     "JoinedFeature",
+    "ReplayResult",
     "FeatureSides",
     "compare_feature",
     "match_mask",
@@ -131,6 +132,36 @@ class JoinedFeature:
 
 
 @dataclass(frozen=True)
+class ReplayResult:
+    """A replay of logged requests through the offline store: one joined result per feature."""
+
+    feature_service: str
+    logged_rows: int
+    replayed_rows: int
+    sample: int | None
+    seed: int
+    seconds: float
+    features: tuple[JoinedFeature, ...]
+
+    def feature(self, name: str) -> JoinedFeature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature_service": self.feature_service,
+            "logged_rows": self.logged_rows,
+            "replayed_rows": self.replayed_rows,
+            "sample": self.sample,
+            "seed": self.seed,
+            "seconds": round(self.seconds, 3),
+            "features": {f.name: f.to_dict() for f in self.features},
+        }
+
+
+@dataclass(frozen=True)
 class FeatureSides:
     """Everything known about one feature for the replayed rows, aligned by row."""
 
@@ -165,7 +196,8 @@ def _scalar_match(a: pa.Array, b: pa.Array, float32: bool) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             close = np.abs(x - y) <= 1e-12 + rtol * np.abs(y)
         same = close | (np.isnan(x) & np.isnan(y)) | (x == y)  # x == y covers equal infinities
-        return same & _valid(a) & _valid(b)
+        matched: np.ndarray = same & _valid(a) & _valid(b)
+        return matched
     if pa.types.is_timestamp(a.type) and pa.types.is_timestamp(b.type):
         a, b = pc.cast(a, pa.timestamp("us", tz="UTC")), pc.cast(b, pa.timestamp("us", tz="UTC"))
     elif a.type != b.type:
@@ -174,7 +206,8 @@ def _scalar_match(a: pa.Array, b: pa.Array, float32: bool) -> np.ndarray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return np.zeros(len(a), dtype=bool)
     eq = pc.equal(a, b)
-    return np.asarray(pc.fill_null(eq, False).to_numpy(zero_copy_only=False), dtype=bool)
+    equal: np.ndarray = np.asarray(pc.fill_null(eq, False).to_numpy(zero_copy_only=False), bool)
+    return equal
 
 
 def match_mask(served: pa.Array, offline: pa.Array, *, float32: bool = False) -> np.ndarray:
@@ -182,7 +215,8 @@ def match_mask(served: pa.Array, offline: pa.Array, *, float32: bool = False) ->
     served, offline = _combine(served), _combine(offline)
     both = _valid(served) & _valid(offline)
     if not (pa.types.is_list(served.type) or pa.types.is_large_list(served.type)):
-        return _scalar_match(served, offline, float32) & both
+        scalar: np.ndarray = _scalar_match(served, offline, float32) & both
+        return scalar
     n = len(served)
     len_s = np.asarray(pc.fill_null(pc.list_value_length(served), -1).to_numpy(), dtype=np.int64)
     len_o = np.asarray(pc.fill_null(pc.list_value_length(offline), -2).to_numpy(), dtype=np.int64)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from skewguard.checking.comparing import Measurement
+    from skewguard.checking.joined import ReplayResult
     from skewguard.checking.policy import Policy
     from skewguard.report.model import Report
-    from skewguard.store.replay import ReplayResult
 
 __all__ = ["Progress", "check"]
 

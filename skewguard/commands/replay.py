@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from skewguard.commands._common import DEFAULT_SERVICE
 
 if TYPE_CHECKING:
-    from skewguard.store.replay import ReplayResult
+    from skewguard.checking.joined import ReplayResult
 
 
 def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None:

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from skewguard.errors import InputError, SkewguardError
 
 if TYPE_CHECKING:
+    from skewguard.checking.joined import ReplayResult
     from skewguard.checking.policy import Policy
     from skewguard.loop.events import Sink
-    from skewguard.store.replay import ReplayResult
 
 __all__ = [
     "Window",

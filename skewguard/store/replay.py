@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +25,7 @@ import pyarrow.dataset as ds
 from skewguard.checking.joined import (
     FeatureSides,
     JoinedFeature,
+    ReplayResult,
     all_inputs_matched,
     compare_feature,
     match_mask,
@@ -44,35 +44,7 @@ if TYPE_CHECKING:
 
     from skewguard.store.service import ServedFeature, ServiceSpec
 
-__all__ = ["ReplayResult", "read_serving_logs", "sample_rows", "replay"]
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    feature_service: str
-    logged_rows: int
-    replayed_rows: int
-    sample: int | None
-    seed: int
-    seconds: float
-    features: tuple[JoinedFeature, ...]
-
-    def feature(self, name: str) -> JoinedFeature:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "feature_service": self.feature_service,
-            "logged_rows": self.logged_rows,
-            "replayed_rows": self.replayed_rows,
-            "sample": self.sample,
-            "seed": self.seed,
-            "seconds": round(self.seconds, 3),
-            "features": {f.name: f.to_dict() for f in self.features},
-        }
+__all__ = ["read_serving_logs", "sample_rows", "replay"]
 
 
 def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.Table:
