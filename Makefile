@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SCENARIO ?= clean
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint bench clean
+.PHONY: help setup demo test test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,12 +21,16 @@ setup: $(BIN)/skewguard ## create .venv and install skewguard editable with its 
 demo: setup ## the end-to-end demo: data, Redis, snapshot, logged traffic, check (SCENARIO=clean|stale|transform_bug|ttl_expiry|trend_shift)
 	$(BIN)/skewguard demo --scenario $(SCENARIO)
 
-test: setup ## run the test suite (needs Redis on 127.0.0.1:6379)
+test: setup ## run the test suite (Redis at $$SKEWGUARD_REDIS, else an embedded redis-server)
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff check and format check
+test-fast: setup ## the tests that need neither Redis nor a browser (a minute or so)
+	$(BIN)/python -m pytest -m "not redis and not browser"
+
+lint: setup ## ruff check, format check, and mypy (strict for checking/ and report/)
 	$(BIN)/ruff check skewguard tests feature_repo benchmarks
 	$(BIN)/ruff format --check skewguard tests feature_repo benchmarks
+	$(BIN)/mypy
 
 bench: setup ## benchmarks (check vs Evidently, replay, serving); each prints its figures
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

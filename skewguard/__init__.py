@@ -47,7 +47,6 @@ __all__ = [
     "SkewguardError",
     "TimestampError",
     "Verdict",
-    "__version__",
     "check",
     "gate_exit_code",
     "load_policy",

@@ -40,14 +40,49 @@ def copy_feature_repo(dest: Path, project: str) -> Path:
     return dest
 
 
+# Fixtures that need a Redis server: the tests that use them (directly or through other
+# fixtures) are marked `redis`, so `make test-fast` (-m "not redis and not browser") skips
+# them and never needs a server.
+REDIS_FIXTURES = {"redis_connection", "small_repo", "served_repo"}
+_embedded: list[Any] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if REDIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+        if item.path.name == "test_html_chromium.py":
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With Redis tests selected and no Redis answering, start the embedded redis-server
+    (the one the demo uses) for this session, on a free loopback port."""
+    if not any(item.get_closest_marker("redis") for item in session.items):
+        return
+    from skewguard.store.online import EmbeddedRedis, redis_answers, redis_target
+
+    os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
+    if redis_answers(redis_target()):
+        return
+    server = EmbeddedRedis.start()
+    _embedded.append(server)
+    os.environ["SKEWGUARD_REDIS"] = server.connection_string
+    print(f"\nno Redis answered: started an embedded redis-server at {server.connection_string}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while _embedded:
+        _embedded.pop().stop()
+
+
 @pytest.fixture(scope="session")
 def redis_connection() -> str:
     from skewguard.store.online import redis_answers, redis_target
 
-    os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
     target = redis_target()
     if not redis_answers(target):
-        pytest.fail(f"no Redis answers at {target}: start redis-server (see README)")
+        pytest.fail(f"no Redis answers at {target}, and no embedded redis-server started")
     return target
 
 

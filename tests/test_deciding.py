@@ -26,8 +26,9 @@ def test_psi_bands(value: float, verdict: Verdict) -> None:
 
 
 def test_rate_checks_fire_on_a_rise_only() -> None:
-    # docs/architecture.md, skew taxonomy: "more missing or unseen values than in training". Fewer nulls online
-    # than in training (e.g. a training window with late sign-ups) is recorded, not judged.
+    # The skew taxonomy (docs/architecture.md): "more missing or unseen values than in
+    # training". Fewer nulls online than in training (e.g. a training window with late
+    # sign-ups) is recorded, not judged.
     rule = RULES.rule(CheckName.NULL_RATE)
     assert judge(_m(CheckName.NULL_RATE, 0.2), rule, 500).verdict is Verdict.BLOCK
     dropped = judge(_m(CheckName.NULL_RATE, -0.2), rule, 500)

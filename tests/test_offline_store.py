@@ -79,3 +79,31 @@ def test_sql_is_one_asof_join_per_view(small_repo):
         entity_df=_entity_df(small_repo), features=BATCH_REFS, full_feature_names=True
     )
     assert job.to_sql().count("ASOF LEFT JOIN") == 2
+
+
+def test_a_yaml_naming_the_old_module_path_still_loads_with_a_warning(small_repo, tmp_path):
+    """feature_store.yaml files written for the flat layout keep working, with a warning."""
+    path = copy_feature_repo(tmp_path / "repo", small_repo.project)
+    yaml = path / "feature_store.yaml"
+    yaml.write_text(
+        yaml.read_text().replace(
+            "skewguard.store.offline_store.AsofDuckDBOfflineStore",
+            "skewguard.offline_store.AsofDuckDBOfflineStore",
+        )
+    )
+    shutil.copytree(data_dir(small_repo.path), data_dir(path))
+    with pytest.warns(DeprecationWarning, match="skewguard.store.offline_store"):
+        import importlib
+        import sys
+
+        sys.modules.pop("skewguard.offline_store", None)
+        store = open_store(path)
+        offline = store._get_provider().offline_store
+    assert type(offline).__name__ == "AsofDuckDBOfflineStore"
+    rows = store.get_historical_features(
+        entity_df=_entity_df(small_repo).head(50), features=BATCH_REFS, full_feature_names=True
+    ).to_arrow()
+    assert rows.num_rows == 50
+    assert importlib.import_module("skewguard.offline_store").AsofDuckDBOfflineStore is type(
+        offline
+    )

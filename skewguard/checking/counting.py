@@ -103,7 +103,7 @@ class _NumericCounter:
         # Bucket counts from "how many below each edge": one cheap pass per edge beats a
         # binary search per value for the dozen edges used here.
         below = [0, *(int(np.count_nonzero(x < e)) for e in self.edges), n_finite]
-        self.histogram += np.diff(np.asarray(below, dtype=np.int64))
+        self.histogram += np.diff(np.asarray(below, dtype=np.int64)).astype(np.int64)
         sample = self.sampler.take(x)
         if sample.size:
             self.sketch.update(sample)

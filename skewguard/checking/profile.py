@@ -307,7 +307,7 @@ def _feature_from_dict(d: Mapping[str, Any]) -> FeatureProfile:
 def _merge_kll(a: bytes, b: bytes) -> bytes:
     sa = ds.kll_doubles_sketch.deserialize(a)
     sa.merge(ds.kll_doubles_sketch.deserialize(b))
-    return sa.serialize()
+    return bytes(sa.serialize())
 
 
 def _merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:

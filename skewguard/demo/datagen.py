@@ -102,8 +102,8 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator, trend: np.ndarray
     premium = rng.random(n) < 0.15
     taste = rng.dirichlet(np.ones(len(CATEGORIES)) * 0.8, size=n)
 
-    cust_idx, week_idx = np.meshgrid(np.arange(n), np.arange(weeks), indexing="ij")
-    cust_idx, week_idx = cust_idx.ravel(), week_idx.ravel()
+    cust_grid, week_grid = np.meshgrid(np.arange(n), np.arange(weeks), indexing="ij")
+    cust_idx, week_idx = cust_grid.ravel(), week_grid.ravel()
     # Profiles are computed weekly at a random hour of the week's first day.
     day = week_idx * 7
     offset_s = day * 86400 + rng.integers(0, 86400, cust_idx.size)
@@ -151,8 +151,8 @@ def _products(
     base_price = _BASE_PRICE[category] * rng.lognormal(0, 0.35, n)
     rating = np.clip(rng.normal(4.1, 0.45, n), 1.0, 5.0)
 
-    prod_idx, day = np.meshgrid(np.arange(n), np.arange(days), indexing="ij")
-    prod_idx, day = prod_idx.ravel(), day.ravel()
+    prod_grid, day_grid = np.meshgrid(np.arange(n), np.arange(days), indexing="ij")
+    prod_idx, day = prod_grid.ravel(), day_grid.ravel()
     # The nightly batch lands at about 02:00; a few batches never land.
     keep = rng.random(prod_idx.size) >= cfg.missing_batch_rate
     prod_idx, day = prod_idx[keep], day[keep]

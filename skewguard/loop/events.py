@@ -103,7 +103,7 @@ class Event:
         )
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str | bytes, str | bytes]) -> Event:
+    def from_fields(cls, fields: Mapping[str, str] | Mapping[bytes, bytes]) -> Event:
         def text(v: str | bytes) -> str:
             return v.decode() if isinstance(v, bytes) else v
 

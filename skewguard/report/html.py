@@ -198,7 +198,9 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
     return "\n".join(parts) + "\n"
 
 
-def _overview(d: Mapping[str, Any], features: list, anchors: Mapping[int, str]) -> str:
+def _overview(
+    d: Mapping[str, Any], features: list[Mapping[str, Any]], anchors: Mapping[int, str]
+) -> str:
     summary = d.get("summary") or {}
     badges = " ".join(f"{_badge(v)} {_e(n)}" for v, n in summary.items() if n)
     sizes = d.get("sample_sizes") or {}

@@ -120,7 +120,7 @@ def render_junit(
 
 
 def _details(check: Mapping[str, Any]) -> str:
-    keys = ("value", "threshold", "warn_threshold", "action", "training", "serving")
-    keys += ("n_training", "n_serving", "detail")
+    keys: tuple[str, ...] = ("value", "threshold", "warn_threshold", "action", "training")
+    keys += ("serving", "n_training", "n_serving", "detail")
     lines = [f"{k}: {fmt(check.get(k))}" for k in keys if check.get(k) is not None]
     return _xml_text("\n".join(lines))

@@ -147,7 +147,9 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _failing_section(features: list, failing: list, max_rows: int) -> list[str]:
+def _failing_section(
+    features: list[Mapping[str, Any]], failing: list[Any], max_rows: int
+) -> list[str]:
     lines = ["### Checks not passing", ""]
     if failing:
         rows = [
@@ -220,7 +222,7 @@ def _joined_section(d: Mapping[str, Any], max_rows: int) -> list[str]:
     return [*lines, ""]
 
 
-def _sizes_section(d: Mapping[str, Any], failing: list) -> list[str]:
+def _sizes_section(d: Mapping[str, Any], failing: list[Any]) -> list[str]:
     sizes = d.get("sample_sizes") or {}
     inputs = d.get("inputs") or {}
     lines = ["### Sample sizes", ""]

@@ -84,10 +84,10 @@ def describe_log(
                 if key not in join_keys:
                     join_keys.append(key)
         for feature in projection.features:
-            column = f"{projection.name_to_use()}__{feature.name}"
-            fields[column] = by_column[column].arrow_type
-            fields[timestamp_column(column)] = TS_TYPE
-            fields[status_column(column)] = pa.int32()
+            name = f"{projection.name_to_use()}__{feature.name}"
+            fields[name] = by_column[name].arrow_type
+            fields[timestamp_column(name)] = TS_TYPE
+            fields[status_column(name)] = pa.int32()
     fields[LOG_TIMESTAMP] = TS_TYPE
     fields[LOG_DATE] = pa.date32()
     fields[REQUEST_ID] = pa.string()

@@ -108,7 +108,7 @@ class ProcessSink:
             )
         self._process = process
 
-    def write(self, items: list[Any], rows: int) -> BatchResult:
+    def write(self, items: Sequence[Any], rows: int) -> BatchResult:
         try:
             chunks = [
                 pickle.dumps(("items", items[i : i + _CHUNK]), protocol=5)

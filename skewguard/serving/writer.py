@@ -274,17 +274,18 @@ class ServingLogWriter(Generic[T]):
 
 
 class _Sink(Protocol):
-    pid: int | None
+    @property
+    def pid(self) -> int | None: ...
 
     def start(self) -> None: ...
-    def write(self, items: list[Any], rows: int) -> BatchResult: ...
+    def write(self, items: Sequence[Any], rows: int) -> BatchResult: ...
     def close(self) -> None: ...
 
 
 class _ThreadSink:
     """Encodes on the writer thread, in chunks with pauses that let requests run."""
 
-    pid = None  # no writer process
+    pid: int | None = None  # no writer process
 
     def __init__(
         self, encode: Callable[[Sequence[Any]], pa.Table], files: LogFileWriter, chunk: int
@@ -297,13 +298,13 @@ class _ThreadSink:
     def start(self) -> None:
         pass
 
-    def write(self, items: list[Any], rows: int) -> BatchResult:
+    def write(self, items: Sequence[Any], rows: int) -> BatchResult:
         return encode_and_write(self._encode_in_chunks, items, rows, self._files)
 
     def close(self) -> None:
         pass
 
-    def _encode_in_chunks(self, items: list[Any]) -> pa.Table:
+    def _encode_in_chunks(self, items: Sequence[Any]) -> pa.Table:
         tables = []
         for start in range(0, len(items), self._chunk):
             tables.append(self._encode(items[start : start + self._chunk]))

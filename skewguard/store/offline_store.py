@@ -75,6 +75,8 @@ def _view_select(
 ) -> tuple[str, str, list[str]]:
     """The deduplicated source CTE, the ASOF join clause and the output columns."""
     source = view.batch_source
+    if source is None:
+        raise TypeError(f"feature view {view.name!r} has no batch source to read")
     reverse_mapping = {new: old for old, new in source.field_mapping.items()}
     ts = source.timestamp_field
     created = source.created_timestamp_column

@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import FeatureRepoError, OnlineStoreError
 
@@ -110,7 +110,7 @@ def apply_repo(repo: str | Path | None = None) -> FeatureStore:
 
     with _inside_repo(path):
         contents = parse_repo(path)
-    objects = [
+    objects: list[Any] = [
         *contents.entities,
         *contents.data_sources,
         *contents.feature_views,
