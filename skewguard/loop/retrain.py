@@ -24,6 +24,7 @@ Every outcome is appended to `<models>/retrain.jsonl` (what, why, which version)
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from skewguard.loop.events import Event
     from skewguard.loop.stream import Delivery, RedisStream
 
-__all__ = ["RetrainConfig", "RetrainOutcome", "Trainer", "consume", "JOURNAL"]
+__all__ = ["Outcome", "RetrainConfig", "RetrainOutcome", "Trainer", "consume", "JOURNAL"]
 
 JOURNAL = "retrain.jsonl"
 PASSING = ("pass", "warn")
@@ -62,11 +63,21 @@ class RetrainConfig:
     claim_idle: timedelta = timedelta(minutes=5)
 
 
+class Outcome(enum.StrEnum):
+    """What the training pipeline did with one event."""
+
+    PROMOTED = "promoted"  # retrained, the new snapshot checked clean, promoted; acked
+    REJECTED = "rejected"  # retrained, but the new snapshot did not check clean; pending
+    BLOCKED = "blocked"  # a block event (or no retrain verdict): not retrained; acked
+    FAILED = "failed"  # could not retrain (an error); pending, retried
+    DEAD_LETTER = "dead_letter"  # failed max_attempts times; moved to the dead stream
+
+
 @dataclass(frozen=True)
 class RetrainOutcome:
     entry_id: str
     event_id: str | None
-    outcome: str  # promoted | rejected | blocked | failed | dead_letter
+    outcome: Outcome
     reason: str
     acknowledged: bool
     version: str | None = None
@@ -111,7 +122,7 @@ class Trainer:
             self.stream.ack(delivery.entry_id)
             return self._record(
                 delivery,
-                "blocked",
+                Outcome.BLOCKED,
                 "blocked: not retraining (the serving path disagrees with the offline "
                 f"path for {', '.join(event.failing_features) or 'some features'})",
                 acknowledged=True,
@@ -119,7 +130,7 @@ class Trainer:
         if event.verdict != "retrain":
             self.stream.ack(delivery.entry_id)
             return self._record(
-                delivery, "blocked", f"verdict {event.verdict!r}: nothing to do", True
+                delivery, Outcome.BLOCKED, f"verdict {event.verdict!r}: nothing to do", True
             )
         try:
             return self._retrain(delivery, event)
@@ -206,21 +217,21 @@ class Trainer:
         )
         self.stream.ack(delivery.entry_id)
         self.say(f"  promoted {pointer['version']}; acknowledged {delivery.entry_id}")
-        return self._record(delivery, "promoted", f"check {verdict}", True, **common)
+        return self._record(delivery, Outcome.PROMOTED, f"check {verdict}", True, **common)
 
     def _failed(self, delivery: Delivery, reason: str, **extra: Any) -> RetrainOutcome:
-        outcome = "rejected" if extra.get("check_verdict") else "failed"
+        outcome = Outcome.REJECTED if extra.get("check_verdict") else Outcome.FAILED
         if delivery.deliveries >= self.config.max_attempts:
             self.stream.dead_letter(delivery, reason)
             reason = (
                 f"{reason}; moved to {self.stream.stream}:dead after "
                 f"{delivery.deliveries} deliveries"
             )
-            return self._record(delivery, "dead_letter", reason, True, **extra)
+            return self._record(delivery, Outcome.DEAD_LETTER, reason, True, **extra)
         return self._record(delivery, outcome, reason + "; left pending", False, **extra)
 
     def _record(
-        self, delivery: Delivery, outcome: str, reason: str, acknowledged: bool, **extra: Any
+        self, delivery: Delivery, outcome: Outcome, reason: str, acknowledged: bool, **extra: Any
     ) -> RetrainOutcome:
         result = RetrainOutcome(
             entry_id=delivery.entry_id,

@@ -20,6 +20,7 @@ raised, or whose event reached no sink, is not recorded and is tried again next 
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from skewguard.loop.events import Sink
 
 __all__ = [
+    "WindowAction",
     "Window",
     "WatchConfig",
     "WindowOutcome",
@@ -81,12 +83,22 @@ class WatchConfig:
         return self.reports or self.state.parent / "reports"
 
 
+class WindowAction(enum.StrEnum):
+    """What watch did after checking one log window."""
+
+    NONE = "none"  # nothing to publish (pass or warn), or no sink configured
+    PUBLISHED = "published"  # a retrain or block event reached at least one sink
+    COOLDOWN = "cooldown"  # the same trigger fired recently for this snapshot: not again
+    UNPUBLISHED = "unpublished"  # no sink took the event; the window is checked again
+    ERROR = "error"  # the window could not be checked; it is tried again
+
+
 @dataclass(frozen=True)
 class WindowOutcome:
     window: Window
     verdict: str
     report: Path | None
-    action: str  # "published", "cooldown", "none", "error", "unpublished"
+    action: WindowAction
     event_id: str | None = None
     detail: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
@@ -248,7 +260,9 @@ def watch_once(
             report = check(training, window.path, config.policy, replayed=replayed)
         except SkewguardError as err:
             say(f"window {window.id}: error: {err}")
-            outcomes.append(WindowOutcome(window, "error", None, "error", detail=str(err)))
+            outcomes.append(
+                WindowOutcome(window, "error", None, WindowAction.ERROR, detail=str(err))
+            )
             continue
         report_path = config.reports_dir / f"{window.id.replace(':', '')}.json"
         write_json(report, report_path)
@@ -261,7 +275,7 @@ def watch_once(
             "snapshot_id": snapshot_id,
             "checked_at": datetime.now(UTC).isoformat(),
             "event_id": None,
-            "action": "none",
+            "action": WindowAction.NONE,
         }
         event = event_from_report(
             report,
@@ -273,7 +287,7 @@ def watch_once(
         )
         detail = None
         if event is not None and _in_cooldown(state, verdict, snapshot_id, window, config.cooldown):
-            record["action"] = "cooldown"
+            record["action"] = WindowAction.COOLDOWN
             last = state["last_trigger"][verdict]
             detail = f"cooldown: {verdict} event {last['event_id']} fired for {last['window']}"
         elif event is not None and config.sinks:
@@ -291,14 +305,14 @@ def watch_once(
                         window,
                         verdict,
                         report_path,
-                        "unpublished",
+                        WindowAction.UNPUBLISHED,
                         event.event_id,
                         str(outcome.failed),
                         record,
                     )
                 )
                 continue
-            record["action"] = "published"
+            record["action"] = WindowAction.PUBLISHED
             state["last_trigger"][verdict] = {
                 "window": window.id,
                 "window_end": window.end.isoformat(),
