@@ -25,14 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skewguard.store.repo import open_store
+    from skewguard.store.repo import choose_feature_service, open_store
     from skewguard.store.snapshot import build_snapshot, filter_time_window, read_labels
 
     labels = read_labels(args.labels)
     labels = filter_time_window(labels, args.since, args.until, where=str(args.labels))
+    store = open_store(args.repo)
     result = build_snapshot(
-        open_store(args.repo),
-        args.feature_service,
+        store,
+        choose_feature_service(store, args.feature_service),
         labels,
         args.out,
         overwrite=args.overwrite,
