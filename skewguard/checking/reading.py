@@ -155,13 +155,21 @@ def type_name(arrow_type: pa.DataType) -> str:
     return normalise_type_name(str(arrow_type))
 
 
+# pyarrow.fs.FileSystem.from_uri, named here so a test can stand another filesystem in.
+filesystem_from_uri = pafs.FileSystem.from_uri
+HIDDEN_PREFIXES = (".", "_")  # files skipped in a folder, as pyarrow's dataset discovery does
+
+
 def find_parquet_files(path: Path) -> tuple[Path, ...]:
-    """`path` itself when it is a file, else every `*.parquet` below it, sorted."""
+    """`path` itself when it is a file, else every `*.parquet` below it, sorted (hidden
+    files and `_`-prefixed ones skipped)."""
     if not path.exists():
         raise InputError("no such file or folder", where=str(path), hint="check the path")
     if path.is_file():
         return (path,)
-    files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+    files = sorted(
+        p for p in path.rglob("*.parquet") if p.is_file() and not p.name.startswith(HIDDEN_PREFIXES)
+    )
     if not files:
         raise InputError(
             "no parquet files found", where=str(path), hint="point at a .parquet file or a folder"
@@ -178,7 +186,7 @@ def find_files_at(uri: str) -> tuple[pafs.FileSystem, tuple[Path, ...]]:
     """The filesystem of `uri` and its parquet files: the file itself, or every `*.parquet`
     below the folder (hidden files and `_`-prefixed ones skipped, as pyarrow does)."""
     try:
-        filesystem, base = pafs.FileSystem.from_uri(uri)
+        filesystem, base = filesystem_from_uri(uri)
         info = filesystem.get_file_info(base)
         if info.type == pafs.FileType.NotFound:
             raise InputError("no such file or folder", where=uri, hint="check the URI")
@@ -196,7 +204,7 @@ def find_files_at(uri: str) -> tuple[pafs.FileSystem, tuple[Path, ...]]:
         for f in found
         if f.type == pafs.FileType.File
         and f.base_name.endswith(".parquet")
-        and not f.base_name.startswith((".", "_"))
+        and not f.base_name.startswith(HIDDEN_PREFIXES)
     )
     if not files:
         raise InputError(
