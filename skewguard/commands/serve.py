@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="feast serve, with every request of a logged feature service logged",
         description="Feast's feature server (every endpoint and option of `feast serve`) "
         "that also writes each sampled get-online-features request of a feature service with "
-        "a logging_config to that service's log, in Feast's logging schema.",
+        "a logging_config to that service's log, in Feast's logging schema. Additions and "
+        "the comparison with feast serve: docs/logging.md.",
         add_help=False,
     )
     p.add_argument("--help", action="help", help="show this help message and exit")

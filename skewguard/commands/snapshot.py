@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--feast-baseline",
         action="store_true",
         help="also save the snapshot's feature metrics as Feast's monitoring baseline (what "
-        "`feast monitor run --set-baseline` writes, and Feast's UI compares serving logs with)",
+        "`feast monitor run --set-baseline` writes, and Feast's UI compares serving logs with; "
+        "docs/feast.md)",
     )
     p.set_defaults(run=run)
 
