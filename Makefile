@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SCENARIO ?= clean
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint bench clean
+.PHONY: help setup demo test test-fast lint bench notebook clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench: setup ## benchmarks (check vs Evidently, replay, serving); each prints it
 	$(BIN)/python benchmarks/bench_replay.py --with-feast-duckdb
 	$(BIN)/skewguard demo --scenario clean >/dev/null
 	$(BIN)/python benchmarks/bench_serving.py --runs 11
+
+notebook: setup ## re-run notebooks/walkthrough.ipynb and store it with its outputs
+	$(BIN)/python notebooks/run_walkthrough.py
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf feature_repo/data out .pytest_cache

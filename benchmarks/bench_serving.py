@@ -4,8 +4,9 @@ Measured in one run, on the demo repo (run `make demo` first so Redis holds its 
 
 1. in-process: `FeatureStore.get_online_features` alone, and through `FeatureLogger`
    (logging to a temporary folder);
-2. over HTTP, one request at a time on a kept-alive connection: `feast serve
-   --max-requests 0` and `skewguard serve`, both one worker on loopback.
+2. over HTTP, one request at a time on a kept-alive connection: `feast serve` and
+   `skewguard serve` (Feast's app with the logged route), both with the same options: one
+   gunicorn worker on loopback, `--max-requests 0` (no worker restarts), no access log.
 
 Latency on a shared 2-core machine drifts: slow spells of a few hundred milliseconds
 come and go. So the two variants of a pair run in short alternating blocks (`--block`
@@ -313,7 +314,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as logs:
         ours_cmd = [
             sys.executable, "-m", "skewguard", "serve", "--repo", str(args.repo.resolve()),
-            "--port", str(our_port), "--log-root", logs,
+            "--port", str(our_port), "--max-requests", "0", "--no-access-log",
+            "--workers", "1", "--log-root", logs,
             "--flush-rows", str(args.flush_rows), "--flush-interval", "3600",
         ]  # fmt: skip
         servers = [start_server(feast_cmd, feast_port, args.repo.resolve())]

@@ -42,8 +42,9 @@ def check(
     `training`: a snapshot folder, a parquet file or folder, a pyarrow Table or a pandas
     DataFrame whose features are `<view>__<feature>` columns. (A DataFrame with NumPy
     dtypes holds an integer column with nulls as float64, which the schema check reports
-    as a type change: read parquet with `dtype_backend="pyarrow"` to keep the types.) `serving`: serving logs in
-    Feast's feature-logging schema, in any of the same forms. `policy`: a `Policy`, a TOML
+    as a type change: read parquet with `dtype_backend="pyarrow"` to keep the types.)
+    `serving`: serving logs in Feast's feature-logging schema, in any of the same forms, or
+    a URI pyarrow's filesystems read (`s3://...`, `gs://...`). `policy`: a `Policy`, a TOML
     file, or None for `./skewguard.toml`, then `[tool.skewguard]` in `./pyproject.toml`,
     then the shipped default. `replay`: a replay result (`skewguard.store.replay.replay`)
     to judge the joined comparison in the same report.
@@ -56,7 +57,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="skewguard-") as tmp:
         training_path, training_label = _as_parquet(training, Path(tmp), "training")
         serving_path, serving_label = _as_parquet(serving, Path(tmp), "serving")
-        report = run_check(training_path, serving_path, policy, replayed=replay)
+        report = run_check(Path(training_path), serving_path, policy, replayed=replay)
     if training_label is None and serving_label is None:
         return report
     inputs = {key: dict(value) for key, value in report.inputs.items()}
@@ -80,8 +81,8 @@ def snapshot(
 
     `labels` holds the join keys, a UTC `event_timestamp` and any label columns (a parquet
     or CSV path, a pyarrow Table or a DataFrame). Writes `out/` with `data.parquet`,
-    `manifest.json` and `reference_profile.json`. `repo` defaults to `$SKEWGUARD_REPO`,
-    then `./feature_repo`.
+    `manifest.json` and `reference_profile.json`. `repo` is found as the CLI finds it
+    when not given (`skewguard.store.location.locate_repo`).
     """
     from skewguard.store.repo import open_store
     from skewguard.store.snapshot import build_snapshot, filter_time_window, read_labels
@@ -107,10 +108,12 @@ def _path(value: Any, what: str) -> Path:
     )
 
 
-def _as_parquet(data: Any, tmp: Path, side: str) -> tuple[Path, str | None]:
-    """A path for `data`, and a label for the report when it was given in memory."""
+def _as_parquet(data: Any, tmp: Path, side: str) -> tuple[Path | str, str | None]:
+    """A path (or URI) for `data`, and a label for the report when it was given in memory."""
     import pyarrow as pa
 
+    if isinstance(data, str) and "://" in data and side == "serving":
+        return data, None
     if isinstance(data, str | os.PathLike):
         return Path(data), None
     table: pa.Table

@@ -36,10 +36,24 @@ COMMANDS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from skewguard import __version__
+
     parser = argparse.ArgumentParser(
         prog="skewguard",
         description="Feature store plus training-serving skew detector.",
-        epilog="Exit codes: 0 pass or warn, 1 block, 2 could not evaluate, 3 retrain.",
+        epilog="Exit codes: 0 pass or warn, 1 block, 2 could not evaluate, 3 retrain. "
+        "The feature repo is found as `feast` finds it: -c/--chdir DIR, $SKEWGUARD_REPO, "
+        "the current folder, ./feature_repo, then the parent folders.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"skewguard {__version__}", help="print the version"
+    )
+    parser.add_argument(
+        "-c",
+        "--chdir",
+        default=None,
+        metavar="DIR",
+        help="the feature repo folder, as `feast -c DIR` (a subcommand's --repo wins)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
@@ -53,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="On demand feature view is an experimental")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.chdir and getattr(args, "repo", None) is None:
+        args.repo = args.chdir
     try:
         return int(args.run(args))
     except SkewguardError as err:

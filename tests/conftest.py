@@ -153,9 +153,17 @@ def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedRepo
     (repo / "extra_services.py").write_text(_EXTRA_SERVICES)
 
     with EmbeddedRedis.start() as redis:
-        # The store reads the connection string once, when it is built: point the
-        # environment at the private server only for that, so tests of the shared server
+        # The yaml names the private server, for plain `feast` commands on this repo. The
+        # store reads $SKEWGUARD_REDIS (which overrides the yaml) once, when it is built:
+        # point it at the private server only for that, so tests of the shared server
         # that run later in the session are not redirected.
+        yaml = repo / "feature_store.yaml"
+        yaml.write_text(
+            yaml.read_text().replace(
+                "connection_string: 127.0.0.1:6379",
+                f"connection_string: {redis.connection_string}",
+            )
+        )
         previous = os.environ.get(REDIS_ENV)
         os.environ[REDIS_ENV] = redis.connection_string
         try:

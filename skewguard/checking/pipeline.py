@@ -28,7 +28,7 @@ def _no_progress(what: str, done: int, total: int) -> None:
 
 def check(
     training_path: Path,
-    serving_path: Path,
+    serving_path: Path | str,
     policy: Policy,
     *,
     progress: Progress | None = None,

@@ -5,6 +5,10 @@ recursively, hive partitions included), reads their footers to learn schemas and
 reads a training snapshot's `manifest.json`, and streams record batches of chosen columns.
 Nothing here holds a whole input in memory, and nothing here imports Feast.
 
+Serving logs may also be a URI that pyarrow's filesystems understand (`s3://bucket/logs`,
+`gs://bucket/logs`, `file:///srv/logs`; `pyarrow.fs.FileSystem.from_uri`): the files are
+listed and streamed through that filesystem, credentials coming from its usual sources.
+
 Every failure raises `InputError` (or `TimestampError`) naming the file and, where it
 applies, the column.
 """
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from skewguard.errors import InputError, TimestampError
@@ -32,6 +37,8 @@ __all__ = [
     "TrainingInput",
     "ServingInput",
     "find_parquet_files",
+    "find_files_at",
+    "is_uri",
     "open_parquet",
     "read_manifest",
     "open_training",
@@ -73,12 +80,20 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ParquetSource:
-    """A set of parquet files read as one table: their merged schema and total rows."""
+    """A set of parquet files read as one table: their merged schema and total rows.
 
-    path: Path
+    With a `filesystem`, `path` is the URI given and `files` are paths inside it.
+    """
+
+    path: Path | str
     files: tuple[Path, ...]
     schema: pa.Schema
     rows: int
+    filesystem: pafs.FileSystem | None = None
+
+    def open(self, file: Path) -> Path | pa.NativeFile:
+        """What pyarrow's parquet readers take for one of `files`."""
+        return file if self.filesystem is None else self.filesystem.open_input_file(str(file))
 
 
 @dataclass(frozen=True)
@@ -140,18 +155,62 @@ def type_name(arrow_type: pa.DataType) -> str:
     return normalise_type_name(str(arrow_type))
 
 
+# pyarrow.fs.FileSystem.from_uri, named here so a test can stand another filesystem in.
+filesystem_from_uri = pafs.FileSystem.from_uri
+HIDDEN_PREFIXES = (".", "_")  # files skipped in a folder, as pyarrow's dataset discovery does
+
+
 def find_parquet_files(path: Path) -> tuple[Path, ...]:
-    """`path` itself when it is a file, else every `*.parquet` below it, sorted."""
+    """`path` itself when it is a file, else every `*.parquet` below it, sorted (hidden
+    files and `_`-prefixed ones skipped)."""
     if not path.exists():
         raise InputError("no such file or folder", where=str(path), hint="check the path")
     if path.is_file():
         return (path,)
-    files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+    files = sorted(
+        p for p in path.rglob("*.parquet") if p.is_file() and not p.name.startswith(HIDDEN_PREFIXES)
+    )
     if not files:
         raise InputError(
             "no parquet files found", where=str(path), hint="point at a .parquet file or a folder"
         )
     return tuple(files)
+
+
+def is_uri(path: Path | str) -> bool:
+    """True for `scheme://...` (s3, gs, file, ...), False for a plain path."""
+    return "://" in str(path)
+
+
+def find_files_at(uri: str) -> tuple[pafs.FileSystem, tuple[Path, ...]]:
+    """The filesystem of `uri` and its parquet files: the file itself, or every `*.parquet`
+    below the folder (hidden files and `_`-prefixed ones skipped, as pyarrow does)."""
+    try:
+        filesystem, base = filesystem_from_uri(uri)
+        info = filesystem.get_file_info(base)
+        if info.type == pafs.FileType.NotFound:
+            raise InputError("no such file or folder", where=uri, hint="check the URI")
+        if info.type == pafs.FileType.File:
+            return filesystem, (Path(base),)
+        found = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+    except (OSError, pa.ArrowException) as err:
+        raise InputError(
+            f"cannot list {uri}: {err}",
+            where=uri,
+            hint="check the URI and the credentials of its filesystem (pyarrow.fs)",
+        ) from err
+    files = sorted(
+        Path(f.path)
+        for f in found
+        if f.type == pafs.FileType.File
+        and f.base_name.endswith(".parquet")
+        and not f.base_name.startswith(HIDDEN_PREFIXES)
+    )
+    if not files:
+        raise InputError(
+            "no parquet files found", where=uri, hint="point at a .parquet file or a folder"
+        )
+    return filesystem, tuple(files)
 
 
 def _check_timestamps(schema: pa.Schema, file: Path) -> None:
@@ -165,15 +224,23 @@ def _check_timestamps(schema: pa.Schema, file: Path) -> None:
             )
 
 
-def open_parquet(path: Path, files: Sequence[Path] | None = None) -> ParquetSource:
-    """Read the footers of the parquet files under `path`; check their schemas agree."""
-    files = tuple(files) if files is not None else find_parquet_files(path)
+def open_parquet(path: Path | str, files: Sequence[Path] | None = None) -> ParquetSource:
+    """Read the footers of the parquet files under `path` (a path or a URI); check their
+    schemas agree."""
+    filesystem: pafs.FileSystem | None = None
+    if files is not None:
+        files = tuple(files)
+    elif is_uri(path):
+        filesystem, files = find_files_at(str(path))
+    else:
+        files = find_parquet_files(Path(path))
+    source = ParquetSource(path, files, pa.schema([]), 0, filesystem)
     merged: dict[str, pa.Field] = {}
     rows = 0
     for file in files:
         try:
-            meta = pq.read_metadata(file)
-            schema = pq.read_schema(file)
+            meta = pq.read_metadata(source.open(file))
+            schema = pq.read_schema(source.open(file))
         except (OSError, pa.ArrowException) as err:
             raise InputError(
                 f"cannot read parquet file: {err}",
@@ -192,7 +259,7 @@ def open_parquet(path: Path, files: Sequence[Path] | None = None) -> ParquetSour
                     where=str(file),
                     hint="files of one input must share a schema; check them separately",
                 )
-    return ParquetSource(path=path, files=files, schema=pa.schema(merged.values()), rows=rows)
+    return ParquetSource(path, files, pa.schema(merged.values()), rows, filesystem)
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -282,8 +349,9 @@ def open_training(path: Path) -> TrainingInput:
     return TrainingInput(path=path, data=data, manifest=manifest, reference_profile=reference)
 
 
-def open_serving(path: Path) -> ServingInput:
-    """Serving logs; raise `InputError` when there are no rows or no feature columns."""
+def open_serving(path: Path | str) -> ServingInput:
+    """Serving logs (a path or a URI); raise `InputError` when there are no rows or no
+    feature columns."""
     data = open_parquet(path)
     if data.rows == 0:
         raise InputError(
@@ -310,7 +378,7 @@ def iter_batches(
     """
     for file in source.files:
         try:
-            handle = pq.ParquetFile(file)
+            handle = pq.ParquetFile(source.open(file))
             present = [c for c in columns if c in handle.schema_arrow.names]
             absent = [c for c in columns if c not in present]
             # One row group at a time: over a whole file, pyarrow pre-buffers every row

@@ -1,6 +1,9 @@
 """`skewguard check`: compare a training snapshot with serving logs and decide.
 
-Runs from parquet files alone (no Feast repo, no Redis). Exit codes: 0 pass or warn,
+Runs from parquet files alone (no Feast repo, no Redis) when both paths are given. Without
+`--serving`, the serving logs are the log destination of the feature service (found in the
+feature repo: Feast is loaded for that). Serving logs may be a folder, a file, or a URI
+pyarrow's filesystems read (s3://, gs://, file://). Exit codes: 0 pass or warn,
 1 block, 2 could not evaluate (bad input or insufficient data), 3 retrain.
 `--fail-on` moves the line between passing and failing (see `gate_exit_code`);
 `--json`, `--markdown`, `--junit` and `--html` write the reports (docs/reports.md).
@@ -49,10 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--serving",
-        required=True,
-        type=Path,
-        metavar="PATH",
-        help="serving log parquet file or folder (searched recursively, hive folders too)",
+        default=None,
+        metavar="PATH_OR_URI",
+        help="serving log parquet file or folder (searched recursively, hive folders too), or "
+        "a URI such as s3://bucket/logs or gs://bucket/logs (default: the logging destination "
+        "of the feature service, from the feature repo)",
     )
     parser.add_argument(
         "--policy",
@@ -137,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     fail_on = getattr(args, "fail_on", "retrain")
     policy_path = args.policy if args.policy is not None else find_policy(Path.cwd())
     policy = load_policy(policy_path)
+    if args.serving is None:
+        args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
     try:
         replayed = None
@@ -170,6 +176,32 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def default_serving_logs(args: argparse.Namespace, quiet: bool) -> str:
+    """The logging destination of the feature service the check is about."""
+    from skewguard.checking.reading import open_training
+    from skewguard.errors import FeatureRepoError
+    from skewguard.serving.layout import describe_log
+    from skewguard.store.repo import choose_feature_service, open_store
+
+    store = open_store(args.repo)
+    service = args.feature_service
+    if service is None:
+        manifest = open_training(args.training).manifest
+        service = manifest.feature_service if manifest else None
+    service = choose_feature_service(store, service)
+    folder = describe_log(store, service).folder
+    if folder is None:
+        raise FeatureRepoError(
+            f"feature service {service!r} declares no logging_config, so it has no log folder",
+            where=str(store.repo_path),
+            hint="pass --serving PATH (or a URI) with the serving logs",
+        )
+    args.feature_service = service
+    if not quiet:
+        print(f"skewguard check: serving logs of {service}: {folder}", file=sys.stderr)
+    return str(folder)
 
 
 def _write_reports(
@@ -219,22 +251,25 @@ def _publish_events(report: Report, args: argparse.Namespace, quiet: bool) -> No
         )
 
 
-def _log_window(serving: Path) -> dict[str, str | None]:
+def _log_window(serving: str) -> dict[str, str | None]:
     """The span of request times in the serving logs (the log window an event names)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    from skewguard.checking.reading import find_parquet_files
+    from skewguard.checking.reading import open_parquet
     from skewguard.logschema import LOG_TIMESTAMP
 
+    source = open_parquet(serving)
     # A list of files: pyarrow's discovery skips folders such as `__log_date=...`.
-    dataset = ds.dataset([str(f) for f in find_parquet_files(Path(serving))], format="parquet")
+    dataset = ds.dataset(
+        [str(f) for f in source.files], format="parquet", filesystem=source.filesystem
+    )
     low = high = None
     if LOG_TIMESTAMP in dataset.schema.names:
         column = dataset.to_table(columns=[LOG_TIMESTAMP]).column(LOG_TIMESTAMP)
         low, high = pc.min(column).as_py(), pc.max(column).as_py()
     return {
-        "id": Path(serving).name,
+        "id": str(serving).rstrip("/").rsplit("/", 1)[-1],
         "start": low.isoformat() if low else None,
         "end": high.isoformat() if high else None,
     }

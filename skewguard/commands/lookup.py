@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from skewguard.store.online import lookup
-    from skewguard.store.repo import open_store
+    from skewguard.store.repo import choose_feature_service, open_store
     from skewguard.store.tables import feature_table
 
     keys = {tuple(sorted(row)) for row in args.entity}
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             where="--entity",
             hint="e.g. --entity customer_id=1,product_id=3 --entity customer_id=2,product_id=5",
         )
-    response = lookup(open_store(args.repo), args.feature_service, args.entity)
+    store = open_store(args.repo)
+    response = lookup(store, choose_feature_service(store, args.feature_service), args.entity)
     print(json.dumps(response, default=str) if args.json else feature_table(response))
     return 0

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skewguard.commands._common import DEFAULT_SERVICE
+from skewguard.commands._common import REPO_HELP
 
 if TYPE_CHECKING:
     from skewguard.checking.joined import ReplayResult
@@ -25,16 +25,13 @@ def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None
             help="also replay the logged requests through the offline store and block on "
             "online/offline disagreement (joined_mismatch_rate)",
         )
-    group.add_argument(
-        "--repo",
-        default=None,
-        help="Feast feature repo folder (default: $SKEWGUARD_REPO or ./feature_repo)",
-    )
+    group.add_argument("--repo", default=None, metavar="DIR", help=REPO_HELP)
     group.add_argument(
         "--feature-service",
         default=None,
-        help="feature service the logs belong to (default: the snapshot's, else "
-        f"{DEFAULT_SERVICE})",
+        metavar="NAME",
+        help="feature service the logs belong to (default: the snapshot's, else the repo's "
+        "only feature service, or its only one with a logging_config)",
     )
     group.add_argument(
         "--sample", type=int, default=None, metavar="N", help="replay a seeded sample of N rows"
@@ -45,7 +42,7 @@ def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None
 def replay_from_args(args: argparse.Namespace, training: Path | None = None) -> ReplayResult:
     """Run the replay the arguments describe (used by both `replay` and `check --replay`)."""
     from skewguard.store.replay import read_serving_logs, replay
-    from skewguard.store.repo import open_store
+    from skewguard.store.repo import choose_feature_service, open_store
 
     service = args.feature_service
     if service is None and training is not None:
@@ -54,9 +51,10 @@ def replay_from_args(args: argparse.Namespace, training: Path | None = None) -> 
         manifest = open_training(training).manifest
         service = manifest.feature_service if manifest else None
     logs = read_serving_logs(args.serving)
+    store = open_store(args.repo)
     return replay(
-        open_store(args.repo),
-        service or DEFAULT_SERVICE,
+        store,
+        choose_feature_service(store, service),
         logs,
         sample=args.sample,
         seed=args.seed,

@@ -7,6 +7,8 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
+from skewguard.commands._common import REPO_HELP
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,13 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="models folder: versions, snapshots, current.json, retrain.jsonl",
     )
+    parser.add_argument("--repo", default=None, metavar="DIR", help=REPO_HELP)
     parser.add_argument(
-        "--repo",
+        "--feature-service",
         default=None,
-        help="Feast feature repo folder (default: $SKEWGUARD_REPO or ./feature_repo)",
-    )
-    parser.add_argument(
-        "--feature-service", default=None, help="feature service to train on (default: the event's)"
+        metavar="NAME",
+        help="feature service to train on (default: the event's, else the repo's only one, "
+        "or its only one with a logging_config)",
     )
     parser.add_argument(
         "--labels",

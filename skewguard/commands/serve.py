@@ -1,10 +1,14 @@
-"""`skewguard serve`: a `feast serve`-compatible HTTP feature server that logs what it serves."""
+"""`skewguard serve`: `feast serve`, with every served feature service's lookups logged.
+
+Takes `feast serve`'s options, short forms included (`-h` is the host, as in Feast; help is
+`--help`), and adds the logging options. docs/logging.md describes the server.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from skewguard.commands._common import add_repo_args, positive_float, positive_int
+from skewguard.commands._common import add_repo_args, positive_float, positive_int, rate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6566
@@ -12,72 +16,165 @@ DEFAULT_PORT = 6566
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "serve", help="serve POST /get-online-features over HTTP, logging every served feature"
+        "serve",
+        help="feast serve, with every request of a logged feature service logged",
+        description="Feast's feature server (every endpoint and option of `feast serve`) "
+        "that also writes each sampled get-online-features request of a feature service with "
+        "a logging_config to that service's log, in Feast's logging schema. Additions and "
+        "the comparison with feast serve: docs/logging.md.",
+        add_help=False,
     )
-    add_repo_args(p)
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default: {DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
-    p.add_argument(
-        "--max-body-bytes", type=positive_int, default=1_048_576, help="larger bodies get 413"
+    p.add_argument("--help", action="help", help="show this help message and exit")
+    add_repo_args(p, service=False)
+    feast = p.add_argument_group("feast serve's options")
+    feast.add_argument(
+        "-h", "--host", default=DEFAULT_HOST, help=f"bind address (default: {DEFAULT_HOST})"
     )
-    p.add_argument(
-        "--max-entities", type=positive_int, default=1_000, help="more entity rows get 413"
+    feast.add_argument(
+        "-p", "--port", type=int, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})"
     )
-    p.add_argument(
+    feast.add_argument(
+        "-t", "--type", default="http", choices=["http"], help="server type (only http)"
+    )
+    feast.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        default=True,
+        help="do not print one line per request",
+    )
+    feast.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; -1: (2 x cores) + 1 (default: 1)",
+    )
+    feast.add_argument(
+        "--worker-connections", type=int, default=1000, help="clients per worker (default: 1000)"
+    )
+    feast.add_argument(
+        "--max-requests",
+        type=int,
+        default=1000,
+        help="requests a worker serves before it is restarted; 0: never (default: 1000)",
+    )
+    feast.add_argument("--max-requests-jitter", type=int, default=50, help="(default: 50)")
+    feast.add_argument("--keep-alive-timeout", type=int, default=30, help="seconds (default: 30)")
+    feast.add_argument(
+        "-r",
+        "--registry_ttl_sec",
+        "--registry-ttl-sec",
+        dest="registry_ttl_sec",
+        type=int,
+        default=60,
+        help="seconds between registry refreshes (default: 60)",
+    )
+    feast.add_argument("-k", "--key", default="", help="TLS private key (with --cert)")
+    feast.add_argument("-c", "--cert", default="", help="TLS certificate (with --key)")
+    feast.add_argument(
+        "-m", "--metrics", action="store_true", help="start Feast's Prometheus metrics server"
+    )
+    ours = p.add_argument_group("logging (skewguard)")
+    ours.add_argument(
+        "--feature-service",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="log only this feature service (repeatable; default: every service with a "
+        "logging_config)",
+    )
+    ours.add_argument(
+        "--sample-rate",
+        type=rate,
+        default=None,
+        help="share of requests logged, 0-1 (default: each service's LoggingConfig.sample_rate)",
+    )
+    ours.add_argument(
         "--flush-interval",
         type=positive_float,
         default=1.0,
+        metavar="SECONDS",
         help="seconds between log writes (default 1)",
     )
-    p.add_argument(
+    ours.add_argument(
         "--flush-rows",
         type=positive_int,
         default=5_000,
         help="also write as soon as this many log rows are buffered (default 5000)",
     )
-    p.add_argument(
+    ours.add_argument(
         "--log-root",
         default=None,
         help="write each service's log to LOG_ROOT/<service> instead of its declared destination",
     )
-    p.add_argument("--access-log", action="store_true", help="print one line per request")
+    ours.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_true",
+        help="print one line per request (the default; the opposite of --no-access-log)",
+    )
+    ours.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=None,
+        help="answer 413 to larger bodies (default: no limit, as feast serve)",
+    )
+    ours.add_argument(
+        "--max-entities",
+        type=positive_int,
+        default=None,
+        help="answer 413 to requests with more entity rows (default: no limit)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import gc
+    from pathlib import Path
 
-    import uvicorn
-
-    from skewguard.serving.logger import FeatureLogger
-    from skewguard.serving.server import ServerLimits, create_app
-    from skewguard.serving.writer import WriterConfig
+    from skewguard.serving.launch import ServerOptions, check_tls_pair, run_server, worker_count
+    from skewguard.serving.limits import RequestLimits
+    from skewguard.serving.logs import SERVER_WRITER_CONFIG, LogOptions
+    from skewguard.serving.server import create_app
     from skewguard.store.repo import open_store
 
-    store = open_store(args.repo)
-    logger = FeatureLogger(
-        store,
-        writer_config=WriterConfig(flush_interval=args.flush_interval, flush_rows=args.flush_rows),
-        log_root=args.log_root,
-    )
-    # Resolve the default service now: a typo fails here, not on the first request, and
-    # its writer (with the atexit and SIGTERM hooks) starts on the main thread.
-    layout = logger.layout(args.feature_service)
-    app = create_app(
-        logger, ServerLimits(max_body_bytes=args.max_body_bytes, max_entities=args.max_entities)
-    )
-    where = layout.folder or "nowhere (the feature service declares no logging)"
-    # Start-up objects (Feast, pandas, the registry) never die: keep the garbage collector
-    # from scanning them again and again while serving, a visible cost at p99.
-    gc.collect()
-    gc.freeze()
-    print(f"skewguard serve: http://{args.host}:{args.port}  logs of {layout.service} -> {where}")
-    uvicorn.run(
-        app,
+    options = ServerOptions(
         host=args.host,
         port=args.port,
-        log_level="warning",
+        workers=worker_count(args.workers),
+        worker_connections=args.worker_connections,
+        max_requests=args.max_requests,
+        max_requests_jitter=args.max_requests_jitter,
+        keep_alive_timeout=args.keep_alive_timeout,
         access_log=args.access_log,
-        timeout_graceful_shutdown=10,
+        tls_key_path=args.key,
+        tls_cert_path=args.cert,
+        metrics=args.metrics,
     )
+    check_tls_pair(options)
+    store = open_store(args.repo)
+    from dataclasses import replace
+
+    log_options = LogOptions(
+        writer=replace(
+            SERVER_WRITER_CONFIG, flush_interval=args.flush_interval, flush_rows=args.flush_rows
+        ),
+        sample_rate=args.sample_rate,
+        log_root=Path(args.log_root) if args.log_root else None,
+        services=tuple(args.feature_service) if args.feature_service else None,
+    )
+    app = create_app(
+        store,
+        log_options=log_options,
+        limits=RequestLimits(args.max_body_bytes, args.max_entities),
+        registry_ttl_sec=args.registry_ttl_sec,
+        freeze_gc=True,
+    )
+    layouts = app.state.serving_logs.layouts()  # a bad service or destination fails here
+    print(f"skewguard serve: {options.url} ({options.workers} worker(s))", flush=True)
+    for layout in layouts:
+        print(f"  logs of {layout.service} -> {layout.folder}", flush=True)
+    if not layouts:
+        print("  no feature service declares a logging_config: nothing is logged", flush=True)
+    run_server(app, store, options)
     return 0

@@ -38,8 +38,13 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     )
+    from skewguard.store.repo import choose_feature_service, open_store
+
     if args.url:
-        result = run_over_http(args.url, plan, args.feature_service)
+        service = args.feature_service
+        if service is None:  # the server's repo is usually this one
+            service = choose_feature_service(open_store(args.repo))
+        result = run_over_http(args.url, plan, service)
         print(
             f"sent {result.requests} requests ({result.rows} entity rows) to {args.url} "
             f"in {result.seconds:.1f}s; the server logs them"
@@ -47,13 +52,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from skewguard.serving.logger import FeatureLogger
-    from skewguard.store.repo import open_store
 
-    with FeatureLogger(open_store(args.repo)) as logger:
-        result = run_in_process(logger, plan, args.feature_service)
+    store = open_store(args.repo)
+    service = choose_feature_service(store, args.feature_service)
+    with FeatureLogger(store) as logger:
+        result = run_in_process(logger, plan, service)
         logger.flush()
-        stats = logger.stats().get(args.feature_service)
-        folder = logger.layout(args.feature_service).folder
+        stats = logger.stats().get(service)
+        folder = logger.layout(service).folder
     print(
         f"looked up {result.requests} requests ({result.rows} entity rows) in {result.seconds:.1f}s"
     )

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from skewguard.commands._common import DEFAULT_SERVICE
+from skewguard.commands._common import REPO_HELP, SERVICE_HELP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,12 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replay each window's requests through the offline store too",
     )
-    replay.add_argument("--repo", default=None, help="Feast feature repo folder")
-    replay.add_argument(
-        "--feature-service",
-        default=DEFAULT_SERVICE,
-        help=f"feature service of the logs (default {DEFAULT_SERVICE})",
-    )
+    replay.add_argument("--repo", default=None, metavar="DIR", help=REPO_HELP)
+    replay.add_argument("--feature-service", default=None, metavar="NAME", help=SERVICE_HELP)
     replay.add_argument(
         "--sample",
         type=int,
@@ -160,14 +156,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _replayer(args: argparse.Namespace):  # noqa: ANN202
     from skewguard.store.replay import read_serving_logs, replay
-    from skewguard.store.repo import open_store
+    from skewguard.store.repo import choose_feature_service, open_store
 
     store = open_store(args.repo)
+    service = choose_feature_service(store, args.feature_service)
 
     def run_replay(path: Path):  # noqa: ANN202
         return replay(
             store,
-            args.feature_service,
+            service,
             read_serving_logs(path),
             sample=args.sample,
             seed=args.seed,

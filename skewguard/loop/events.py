@@ -132,7 +132,7 @@ def event_from_report(
 ) -> Event | None:
     """The event a report triggers (retrain or block), or None for any other verdict.
 
-    Paths are made absolute: the consumer may run elsewhere."""
+    Paths are made absolute (URIs are kept): the consumer may run elsewhere."""
     verdict = str(report.verdict)
     if verdict not in TRIGGER_VERDICTS:
         return None
@@ -151,7 +151,7 @@ def event_from_report(
         snapshot_id=training.get("content_hash"),
         snapshot_path=str(Path(snapshot).resolve()) if snapshot else None,
         feature_service=training.get("feature_service"),
-        serving_path=str(Path(serving_path).resolve()),
+        serving_path=_absolute(serving_path),
         log_window=dict(log_window),
         report_path=str(Path(report_path).resolve()) if report_path else None,
         source=source,
@@ -231,3 +231,7 @@ def publish(event: Event, sinks: Sequence[Sink]) -> PublishOutcome:
             )
             failed.append((sink.name, f"{type(err).__name__}: {err}"))
     return PublishOutcome(event, tuple(delivered), tuple(failed))
+
+
+def _absolute(path: str | Path) -> str:
+    return str(path) if "://" in str(path) else str(Path(path).resolve())

@@ -146,12 +146,12 @@ class Trainer:
         from skewguard.loop.model import promote, save_model, train
         from skewguard.report.model import write_json
         from skewguard.store.replay import read_serving_logs, replay
-        from skewguard.store.repo import data_dir, find_repo
+        from skewguard.store.repo import choose_feature_service, data_dir, find_repo
         from skewguard.store.snapshot import build_snapshot, filter_time_window
 
         cfg = self.config
         store = self.store
-        service = cfg.feature_service or event.feature_service or "recommender_v1"
+        service = choose_feature_service(store, cfg.feature_service or event.feature_service)
         labels_path = cfg.labels or data_dir(find_repo(cfg.repo)) / "interactions.parquet"
         end_text = event.log_window.get("end")
         until = datetime.fromisoformat(end_text) if end_text else datetime.now(UTC)

@@ -22,6 +22,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,8 @@ class FeatureLogger:
     One writer per feature service, created on first use. `sample_rate` overrides the
     services' `LoggingConfig.sample_rate`; `seed` makes sampling repeatable; `clock`
     gives the request time when a call passes none; `log_root` sends each service's
-    files to `<log_root>/<service>` instead of its declared destination.
+    files to `<log_root>/<service>` instead of its declared destination; `only_services`
+    logs only the services named (the others are served as if they declared no logging).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class FeatureLogger:
         seed: int | None = None,
         clock: Callable[[], datetime] = _utc_now,
         log_root: str | Path | None = None,
+        only_services: Sequence[str] | None = None,
     ) -> None:
         if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be within [0, 1]")
@@ -91,6 +94,7 @@ class FeatureLogger:
         self.sample_rate = sample_rate
         self.clock = clock
         self.log_root = log_root
+        self.only_services = None if only_services is None else frozenset(only_services)
         self._rng = random.Random(seed)
         self._services: dict[str, _ServiceLog] = {}
         self._lock = threading.Lock()
@@ -121,23 +125,74 @@ class FeatureLogger:
             entity_rows=entity_rows,
             full_feature_names=full_feature_names,
         )
-        proto = response.proto
-        by_name = service_log.full_names if full_feature_names else service_log.bare_names
-        if corrected_statuses:
-            correct_statuses(proto, by_name, moment)
-        writer = service_log.writer
-        if writer is not None and self._sampled(service_log.layout.sample_rate):
-            rows = len(proto.results[0].values) if proto.results else 0
-            if rows:
-                logged = (  # a LoggedResponse
-                    proto.SerializeToString(),
-                    full_feature_names,
-                    request_micros(moment),
-                    request_id or uuid.uuid4().hex,
-                    _request_data(entity_rows, service_log.layout.request_fields, rows),
-                )
-                writer.submit(logged, rows)
+        self._record(
+            service_log,
+            response,
+            entity_rows,
+            full_feature_names=full_feature_names,
+            request_time=moment,
+            request_id=request_id,
+            corrected_statuses=corrected_statuses,
+        )
         return response
+
+    def record(
+        self,
+        features: FeatureService | str,
+        response: OnlineResponse,
+        entity_rows: EntityRows,
+        *,
+        full_feature_names: bool,
+        request_time: datetime,
+        request_id: str | None = None,
+        corrected_statuses: bool = False,
+    ) -> bool:
+        """Log a response Feast already served for the feature service `features`.
+
+        For a caller that made the lookup itself (the HTTP server calls Feast as `feast
+        serve` does). Takes the arguments of `get_online_features`; `request_time` is the
+        time the lookup started. Returns True when the request was sampled into the log.
+        """
+        return self._record(
+            self._service_log(features),
+            response,
+            entity_rows,
+            full_feature_names=full_feature_names,
+            request_time=self._request_time(request_time),
+            request_id=request_id,
+            corrected_statuses=corrected_statuses,
+        )
+
+    def _record(
+        self,
+        service_log: _ServiceLog,
+        response: OnlineResponse,
+        entity_rows: EntityRows,
+        *,
+        full_feature_names: bool,
+        request_time: datetime,
+        request_id: str | None,
+        corrected_statuses: bool,
+    ) -> bool:
+        proto = response.proto
+        if corrected_statuses:
+            by_name = service_log.full_names if full_feature_names else service_log.bare_names
+            correct_statuses(proto, by_name, request_time)
+        writer = service_log.writer
+        if writer is None or not self._sampled(service_log.layout.sample_rate):
+            return False
+        rows = len(proto.results[0].values) if proto.results else 0
+        if not rows:
+            return False
+        logged = (  # a LoggedResponse
+            proto.SerializeToString(),
+            full_feature_names,
+            request_micros(request_time),
+            request_id or uuid.uuid4().hex,
+            _request_data(entity_rows, service_log.layout.request_fields, rows),
+        )
+        writer.submit(logged, rows)
+        return True
 
     def layout(self, features: FeatureService | str) -> LogLayout:
         return self._service_log(features).layout
@@ -209,6 +264,8 @@ class FeatureLogger:
 
             service = get_feature_service(self.store, name)
             layout = describe_log(self.store, name, self.log_root)
+            if self.only_services is not None and name not in self.only_services:
+                layout = replace(layout, folder=None)
             found = _ServiceLog(service, layout, self.writer_config)
             self._services[name] = found
             return found

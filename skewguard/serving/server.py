@@ -1,243 +1,102 @@
-"""An HTTP feature server compatible with `feast serve`, every served feature logged.
+"""`skewguard serve`'s app: Feast's own feature server, with `get-online-features` logged.
 
-`POST /get-online-features` takes `feast serve`'s request body
-(`{"feature_service": ..., "entities": {key: [values]}, "full_feature_names": ...}`) and
-answers with the same JSON (`metadata.feature_names`, `results[].values / statuses /
-event_timestamps`), built by Feast's own `convert_response_to_dict`. Lookups go through a
-`FeatureLogger`, so each entity row of a sampled request lands in the service's log.
+`create_app` builds the app `feast serve` runs (`feast.feature_server.get_app`: every
+endpoint, request model, status code and error shape is Feast's, registry refresh
+included) and changes one thing: `POST /get-online-features` is answered by the logged
+route of `skewguard.serving.online_route`, which serves exactly what Feast's route serves
+and also hands each sampled request's response to the feature service's serving log.
 
-Additions, all optional for the caller:
-- `"corrected_statuses": true` in the body, or the header
-  `X-Skewguard-Corrected-Statuses: true`, answers with the true statuses of the log;
+Additions, all optional for a caller:
 - `X-Request-Id` (request header, up to 128 visible ASCII characters) becomes the log's
-  `__request_id`; the response header `X-Request-Id` always carries the id used;
-- `GET /health` returns `{"status": "ok", "serving_logs": {service: writer counters}}`.
+  `__request_id`; the response header `X-Request-Id` carries the id used;
+- the header `X-Skewguard-Corrected-Statuses: true` answers with the true statuses of
+  the log (values and timestamps unchanged);
+- `GET /serving-logs` returns the log writers' counters;
+- `RequestLimits` (off unless set) answers 413 to bodies or entity lists over a limit.
 
-Limits: bodies over `max_body_bytes` get 413, requests over `max_entities` entity rows
-get 413; a body that is not the request above gets 400 with what is wrong and a hint;
-an unknown feature service gets 404; an unreachable Redis gets 503.
+The serving logs open when the app starts (in each worker process, after the fork) and
+close, flushing every accepted row, when it shuts down.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Mapping
+import gc
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-
-from skewguard.errors import FeatureRepoError, InputError, OnlineStoreError, SkewguardError
+from skewguard.serving.limits import RequestLimits, add_body_limit
+from skewguard.serving.logs import LogOptions, ServingLogs
+from skewguard.serving.online_route import replace_online_features_route
 
 if TYPE_CHECKING:
-    from skewguard.serving.logger import FeatureLogger
+    from fastapi import FastAPI
+    from feast import FeatureStore
 
-__all__ = ["ServerLimits", "OnlineFeaturesRequest", "parse_request", "create_app"]
+__all__ = ["create_app", "LogOptions", "RequestLimits", "SERVING_LOGS_PATH"]
 
-CORRECTED_HEADER = "x-skewguard-corrected-statuses"
-REQUEST_ID_HEADER = "x-request-id"
-
-_KNOWN_KEYS = {
-    "feature_service",
-    "features",
-    "entities",
-    "full_feature_names",
-    "include_feature_view_version_metadata",
-    "corrected_statuses",
-}
+SERVING_LOGS_PATH = "/serving-logs"
 
 
-@dataclass(frozen=True)
-class ServerLimits:
-    max_body_bytes: int = 1_048_576
-    max_entities: int = 1_000
+def create_app(
+    store: FeatureStore,
+    *,
+    log_options: LogOptions | None = None,
+    limits: RequestLimits | None = None,
+    registry_ttl_sec: int | None = None,
+    freeze_gc: bool = False,
+) -> FastAPI:
+    """Feast's feature-server app for `store`, with `get-online-features` logged.
+
+    `freeze_gc` (for a server process, not a library caller): once started, move every
+    object alive to the collector's permanent generation (`gc.freeze`).
+    """
+    from feast.constants import DEFAULT_FEATURE_SERVER_REGISTRY_TTL
+    from feast.feature_server import get_app
+
+    if registry_ttl_sec is None:
+        registry_ttl_sec = DEFAULT_FEATURE_SERVER_REGISTRY_TTL
+    app = get_app(store, registry_ttl_sec=registry_ttl_sec)
+    logs = ServingLogs(store, log_options or LogOptions())
+    limits = limits or RequestLimits()
+    replace_online_features_route(app, store, logs, limits)
+    _add_serving_logs_route(app, logs)
+
+    def start() -> None:
+        logs.open()
+        if freeze_gc:
+            # Start-up objects (Feast, pandas, the registry) live as long as the process:
+            # keep the collector from scanning them again and again, a visible cost at p99.
+            gc.collect()
+            gc.freeze()
+
+    _run_around_lifespan(app, start=start, stop=logs.close)
+    add_body_limit(app, limits)
+    app.state.serving_logs = logs
+    return app
 
 
-@dataclass(frozen=True)
-class OnlineFeaturesRequest:
-    feature_service: str
-    entities: dict[str, list[Any]]
-    full_feature_names: bool
-    corrected_statuses: bool
+def _add_serving_logs_route(app: FastAPI, logs: ServingLogs) -> None:
+    from fastapi.responses import JSONResponse
 
-    @property
-    def rows(self) -> int:
-        return len(next(iter(self.entities.values())))
+    @app.get(SERVING_LOGS_PATH, response_class=JSONResponse)
+    async def serving_logs() -> Any:
+        return JSONResponse(content=logs.counters())
 
 
-class RequestError(Exception):
-    """A request the server refuses; `status` is the HTTP code."""
-
-    def __init__(self, status: int, what: str, hint: str) -> None:
-        super().__init__(what)
-        self.status = status
-        self.what = what
-        self.hint = hint
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            status_code=self.status, content={"error": self.what, "hint": self.hint}
-        )
-
-
-def parse_request(body: Any, limits: ServerLimits) -> OnlineFeaturesRequest:
-    """Validate a decoded JSON body; raises RequestError with a 4xx status."""
-    example = 'e.g. {"feature_service": "recommender_v1", "entities": {"customer_id": [1]}}'
-    if not isinstance(body, dict):
-        raise RequestError(400, "the body must be a JSON object", example)
-    unknown = sorted(set(body) - _KNOWN_KEYS)
-    if unknown:
-        raise RequestError(
-            400,
-            f"unknown field(s): {', '.join(unknown)}",
-            f"known: {', '.join(sorted(_KNOWN_KEYS))}",
-        )
-    service = body.get("feature_service")
-    if body.get("features"):
-        raise RequestError(
-            400,
-            "feature lists are not served here: serving logs belong to a feature service",
-            "send feature_service instead of features",
-        )
-    if not isinstance(service, str) or not service:
-        raise RequestError(400, "feature_service must be a non-empty string", example)
-    entities = body.get("entities")
-    if not isinstance(entities, dict) or not entities:
-        raise RequestError(400, "entities must be a non-empty object of lists", example)
-    lengths = set()
-    for key, values in entities.items():
-        if not isinstance(values, list) or not values:
-            raise RequestError(400, f"entities.{key} must be a non-empty list", example)
-        lengths.add(len(values))
-    if len(lengths) != 1:
-        raise RequestError(
-            400,
-            "the entity lists have different lengths",
-            "send one value per entity row in every list",
-        )
-    rows = lengths.pop()
-    if rows > limits.max_entities:
-        raise RequestError(
-            413,
-            f"{rows} entity rows exceed the limit of {limits.max_entities}",
-            "split the request",
-        )
-    flags = {}
-    for flag in ("full_feature_names", "corrected_statuses"):
-        value = body.get(flag, False)
-        if not isinstance(value, bool):
-            raise RequestError(400, f"{flag} must be true or false", example)
-        flags[flag] = value
-    return OnlineFeaturesRequest(
-        feature_service=service,
-        entities=entities,
-        full_feature_names=flags["full_feature_names"],
-        corrected_statuses=flags["corrected_statuses"],
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            too_big = int(declared) > limit
-        except ValueError:
-            raise RequestError(
-                400, "Content-Length is not a number", "send a valid header"
-            ) from None
-        if too_big:
-            raise _too_large(limit)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> RequestError:
-    return RequestError(413, f"the body exceeds {limit} bytes", "send fewer entity rows")
-
-
-def _request_id(headers: Mapping[str, str]) -> str | None:
-    given = headers.get(REQUEST_ID_HEADER)
-    if given and len(given) <= 128 and given.isascii() and given.isprintable():
-        return given
-    return None
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def create_app(logger: FeatureLogger, limits: ServerLimits | None = None) -> FastAPI:
-    """The FastAPI app: lookups through `logger`; its writers are closed at shutdown."""
-    from feast.feature_server_utils import convert_response_to_dict
-
-    limits = limits or ServerLimits()
+def _run_around_lifespan(
+    app: FastAPI, *, start: Callable[[], Any], stop: Callable[[], Any]
+) -> None:
+    """Run `start` after Feast's start-up and `stop` before Feast's shutdown."""
+    feast_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            logger.close()  # flushes every accepted row
-
-    app = FastAPI(title="skewguard feature server", lifespan=lifespan)
-
-    def lookup(parsed: OnlineFeaturesRequest, request_id: str | None) -> Any:
-        import uuid
-
-        rid = request_id or uuid.uuid4().hex
-        response = logger.get_online_features(
-            parsed.feature_service,
-            parsed.entities,
-            full_feature_names=parsed.full_feature_names,
-            request_id=rid,
-            corrected_statuses=parsed.corrected_statuses,
-        )
-        return convert_response_to_dict(response.proto), rid
-
-    @app.post("/get-online-features")
-    async def get_online_features(request: Request) -> JSONResponse:
-        try:
-            raw = await _read_body(request, limits.max_body_bytes)
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with feast_lifespan(app) as state:
+            start()
             try:
-                body = json.loads(raw)
-            except ValueError as err:
-                raise RequestError(
-                    400, f"the body is not JSON: {err}", "send a JSON object"
-                ) from None
-            parsed = parse_request(body, limits)
-            if _truthy(request.headers.get(CORRECTED_HEADER)):
-                parsed = OnlineFeaturesRequest(
-                    parsed.feature_service, parsed.entities, parsed.full_feature_names, True
-                )
-            content, rid = await run_in_threadpool(lookup, parsed, _request_id(request.headers))
-        except RequestError as err:
-            return err.response()
-        except FeatureRepoError as err:
-            return RequestError(404, err.what, err.hint or "").response()
-        except OnlineStoreError as err:
-            return RequestError(503, err.what, err.hint or "").response()
-        except (InputError, SkewguardError) as err:
-            return RequestError(400, err.what, err.hint or "").response()
-        except (KeyError, ValueError, TypeError) as err:  # Feast rejecting the entities
-            return RequestError(
-                400,
-                f"Feast rejected the entities: {err}",
-                "send every join key of the feature service, with values of its type",
-            ).response()
-        return JSONResponse(content=content, headers={REQUEST_ID_HEADER: rid})
+                yield state
+            finally:
+                stop()
 
-    @app.get("/health")
-    async def health() -> JSONResponse:
-        logs = {name: stats.to_dict() for name, stats in logger.stats().items()}
-        return JSONResponse(content={"status": "ok", "serving_logs": logs})
-
-    return app
+    app.router.lifespan_context = lifespan

@@ -48,16 +48,21 @@ __all__ = ["read_serving_logs", "sample_rows", "replay"]
 
 
 def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """All log rows under `path` (a parquet file or a folder, searched recursively).
+    """All log rows under `path` (a parquet file or a folder, searched recursively, or a
+    URI pyarrow's filesystems read).
 
     Files are found and validated as `skewguard check` does (`reading.open_serving`):
     unreadable files, naive timestamps and schemas that disagree are errors naming the file.
     """
     from skewguard.checking.reading import open_serving
 
-    serving = open_serving(Path(path))
+    serving = open_serving(path if isinstance(path, Path) else str(path))
     try:
-        dataset = ds.dataset([str(f) for f in serving.data.files], format="parquet")
+        dataset = ds.dataset(
+            [str(f) for f in serving.data.files],
+            format="parquet",
+            filesystem=serving.data.filesystem,
+        )
         return dataset.to_table(columns=columns)
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(

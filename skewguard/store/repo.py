@@ -1,4 +1,8 @@
-"""Finding, opening and applying the Feast feature repo.
+"""Opening and applying the Feast feature repo, and choosing its feature service.
+
+The repo is found by `skewguard.store.location.locate_repo` (as the `feast` CLI finds it).
+`feature_store.yaml` names its Redis itself; `$SKEWGUARD_REDIS`, when set, replaces that
+connection string for skewguard (the tests and the demo's embedded Redis use it).
 
 Feast is imported inside functions only: importing it takes seconds, and most
 skewguard commands (a check from parquet files, `--help`) never need it.
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import FeatureRepoError, OnlineStoreError
+from skewguard.store.location import REPO_ENV, RepoLocation, locate_repo
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -23,8 +28,11 @@ __all__ = [
     "DEFAULT_REDIS",
     "REDIS_ENV",
     "REPO_ENV",
+    "RepoLocation",
     "find_repo",
+    "locate_repo",
     "open_store",
+    "choose_feature_service",
     "apply_repo",
     "get_feature_service",
     "data_dir",
@@ -33,20 +41,11 @@ __all__ = [
 
 REDIS_ENV = "SKEWGUARD_REDIS"
 DEFAULT_REDIS = "127.0.0.1:6379"
-REPO_ENV = "SKEWGUARD_REPO"
 
 
 def find_repo(repo: str | Path | None = None) -> Path:
-    """The feature repo folder: the argument, else $SKEWGUARD_REPO, else ./feature_repo."""
-    candidate = Path(repo or os.environ.get(REPO_ENV) or "feature_repo").resolve()
-    if not (candidate / "feature_store.yaml").is_file():
-        raise FeatureRepoError(
-            "no feature_store.yaml found",
-            where=str(candidate),
-            hint="pass --repo PATH to the folder that holds feature_store.yaml "
-            f"(or set {REPO_ENV})",
-        )
-    return candidate
+    """The feature repo folder (`locate_repo`: the argument, the variables, the folders)."""
+    return locate_repo(repo).folder
 
 
 def data_dir(repo: Path) -> Path:
@@ -55,22 +54,31 @@ def data_dir(repo: Path) -> Path:
 
 
 def open_store(repo: str | Path | None = None) -> FeatureStore:
-    """A FeatureStore for the repo, with the Redis connection string defaulted."""
-    path = find_repo(repo)
-    # feature_store.yaml reads the connection string from the environment
-    # (Feast runs it through os.path.expandvars, which has no default syntax).
-    os.environ.setdefault(REDIS_ENV, DEFAULT_REDIS)
+    """A FeatureStore for the repo (`locate_repo`), on `$SKEWGUARD_REDIS` when it is set."""
+    location = locate_repo(repo)
     from feast import FeatureStore
 
     _quiet_known_feast_warnings()
     try:
-        return FeatureStore(repo_path=str(path))
+        return FeatureStore(repo_path=str(location.folder), config=_load_config(location))
+    except FeatureRepoError:
+        raise
     except Exception as err:  # Feast raises many types for a bad yaml
         raise FeatureRepoError(
             f"cannot load the feature repo: {err}",
-            where=str(path / "feature_store.yaml"),
+            where=str(location.config),
             hint="fix the file; `feast plan` in that folder shows Feast's own diagnosis",
         ) from err
+
+
+def _load_config(location: RepoLocation) -> Any:
+    from feast.repo_config import load_repo_config
+
+    config = load_repo_config(location.folder, location.config)
+    redis = os.environ.get(REDIS_ENV)
+    if redis and getattr(config.online_store, "type", None) == "redis":
+        config.online_store.connection_string = redis
+    return config
 
 
 def _quiet_known_feast_warnings() -> None:
@@ -138,6 +146,33 @@ def get_feature_service(store: FeatureStore, name: str) -> FeatureService:
     return services[name]
 
 
+def choose_feature_service(store: FeatureStore, name: str | None = None) -> str:
+    """`name` when given; else the repo's only feature service, else the only one with a
+    `logging_config`; else FeatureRepoError listing the choices."""
+    if name:
+        return get_feature_service(store, name).name
+    services = sorted(store.list_feature_services(), key=lambda s: s.name)
+    logged = [s for s in services if s.logging_config is not None]
+    for candidates in (services, logged):
+        if len(candidates) == 1:
+            return str(candidates[0].name)
+    if not services:
+        raise FeatureRepoError(
+            "the feature repo has no feature service",
+            where=str(store.repo_path),
+            hint="define a FeatureService and run `skewguard apply` (or `feast apply`)",
+        )
+    described = ", ".join(
+        s.name + (" (logged)" if s.logging_config is not None else "") for s in services
+    )
+    raise FeatureRepoError(
+        f"which feature service? The repo has {len(services)}, "
+        f"{len(logged)} of them with a logging_config",
+        where=str(store.repo_path),
+        hint=f"pass --feature-service NAME, one of: {described}",
+    )
+
+
 def _raise_if_redis_down(err: BaseException) -> None:
     import redis
 
@@ -146,7 +181,7 @@ def _raise_if_redis_down(err: BaseException) -> None:
 
 
 def raise_redis_unreachable(err: BaseException) -> None:
-    target = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
+    target = os.environ.get(REDIS_ENV) or "the connection_string of feature_store.yaml"
     raise OnlineStoreError(
         f"Redis is unreachable: {err}",
         where=target,

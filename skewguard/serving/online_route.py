@@ -1,0 +1,142 @@
+"""`POST /get-online-features` as `feast serve` answers it, with the response logged.
+
+`replace_online_features_route` swaps the route in Feast's app for one that takes Feast's
+request model (`GetOnlineFeaturesRequest`), resolves the features and checks permissions
+with Feast's own function, records Feast's request metrics and audit log, reads through
+`FeatureStore.get_online_features` and answers with Feast's `convert_response_to_dict`:
+the same body, status codes and errors (raised exceptions go to Feast's exception
+handler). Then the response goes to the service's serving log (`ServingLogs.record`).
+
+The lookup, the logging and the conversion run in one worker thread (Feast's route
+reads Redis on the event loop and converts in a second thread), so a request costs one
+thread hand-over.
+
+No `from __future__ import annotations` here: FastAPI reads the route's annotations to
+know that `request` is the JSON body and `http` the request itself.
+"""
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from skewguard.serving.limits import RequestLimits, check_entity_rows
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from feast import FeatureStore
+
+    from skewguard.serving.logs import ServingLogs
+
+__all__ = [
+    "ONLINE_FEATURES_PATH",
+    "REQUEST_ID_HEADER",
+    "CORRECTED_HEADER",
+    "replace_online_features_route",
+]
+
+ONLINE_FEATURES_PATH = "/get-online-features"
+REQUEST_ID_HEADER = "x-request-id"
+CORRECTED_HEADER = "x-skewguard-corrected-statuses"
+
+
+def replace_online_features_route(
+    app: "FastAPI", store: "FeatureStore", logs: "ServingLogs", limits: RequestLimits
+) -> None:
+    """Replace Feast's `get-online-features` route in `app` with the logged one."""
+    from fastapi import Depends, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+    from feast import metrics as feast_metrics
+    from feast.feature_server import (
+        GetOnlineFeaturesRequest,
+        OnlineFeaturesResponse,
+        _emit_online_audit,
+        _get_features,
+        _resolve_feature_counts,
+        bin_feature_count,
+    )
+    from feast.feature_server_utils import convert_response_to_dict
+    from feast.infra.feature_servers.base_config import MetricsConfig
+    from feast.permissions.server.rest import inject_user_details
+
+    _remove_route(app, ONLINE_FEATURES_PATH, "POST")
+    metrics_config = getattr(getattr(store.config, "feature_server", None), "metrics", None)
+    bins = getattr(metrics_config, "feature_count_bins", MetricsConfig().feature_count_bins)
+
+    def serve(request: Any, features: Any, request_id: str, corrected: bool) -> Any:
+        started = logs.now()
+        response = store.get_online_features(
+            features=features,
+            entity_rows=request.entities,
+            full_feature_names=request.full_feature_names,
+            include_feature_view_version_metadata=request.include_feature_view_version_metadata,
+        )
+        logs.record(
+            features,
+            response,
+            request.entities,
+            full_feature_names=request.full_feature_names,
+            request_time=started,
+            request_id=request_id,
+            corrected_statuses=corrected,
+        )
+        return convert_response_to_dict(response.proto)
+
+    @app.post(
+        ONLINE_FEATURES_PATH,
+        dependencies=[Depends(inject_user_details)],
+        response_model=OnlineFeaturesResponse,
+    )
+    async def get_online_features(request: GetOnlineFeaturesRequest, http: Request) -> Any:
+        with feast_metrics.track_request_latency(ONLINE_FEATURES_PATH) as metrics_ctx:
+            features = await _get_features(request, store)
+            feature_count, view_count = _resolve_feature_counts(features)
+            metrics_ctx.feature_count = bin_feature_count(int(feature_count), bins)
+            metrics_ctx.feature_view_count = view_count
+            entity_count = len(next(iter(request.entities.values()), []))
+            feast_metrics.track_online_features_entities(entity_count)
+            check_entity_rows(entity_count, limits)
+
+            request_id = given_request_id(http.headers) or uuid.uuid4().hex
+            corrected = _truthy(http.headers.get(CORRECTED_HEADER))
+            audit = feast_metrics._config.audit_logging
+            started_ms = time.monotonic() * 1000 if audit else 0.0
+            status = "success"
+            try:
+                content = await run_in_threadpool(serve, request, features, request_id, corrected)
+            except Exception:
+                status = "error"
+                raise
+            finally:
+                if audit:
+                    latency_ms = time.monotonic() * 1000 - started_ms
+                    _emit_online_audit(request, features, entity_count, status, latency_ms)
+            return JSONResponse(content=content, headers={REQUEST_ID_HEADER: request_id})
+
+
+def given_request_id(headers: Mapping[str, str]) -> str | None:
+    """The caller's `X-Request-Id`, when it is 1-128 visible ASCII characters."""
+    given = headers.get(REQUEST_ID_HEADER)
+    if given and len(given) <= 128 and given.isascii() and given.isprintable():
+        return given
+    return None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _remove_route(app: "FastAPI", path: str, method: str) -> None:
+    from fastapi.routing import APIRoute
+
+    kept = [
+        route
+        for route in app.router.routes
+        if not (
+            isinstance(route, APIRoute) and route.path == path and method in (route.methods or ())
+        )
+    ]
+    if len(kept) != len(app.router.routes) - 1:
+        raise RuntimeError(f"Feast's app has no single {method} {path} route to replace")
+    app.router.routes[:] = kept
