@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import FeatureRepoError, OnlineStoreError
+from skewguard.store.connection import DEFAULT_REDIS, REDIS_ENV, RedisTarget, resolve_target
+from skewguard.store.redaction import redact
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -28,11 +30,10 @@ __all__ = [
     "apply_repo",
     "get_feature_service",
     "data_dir",
-    "raise_redis_unreachable",
+    "redis_failure",
+    "store_redis_target",
 ]
 
-REDIS_ENV = "SKEWGUARD_REDIS"
-DEFAULT_REDIS = "127.0.0.1:6379"
 REPO_ENV = "SKEWGUARD_REPO"
 
 
@@ -55,22 +56,41 @@ def data_dir(repo: Path) -> Path:
 
 
 def open_store(repo: str | Path | None = None) -> FeatureStore:
-    """A FeatureStore for the repo, with the Redis connection string defaulted."""
+    """A FeatureStore for the repo, its Redis reached through skewguard's connection
+    helper (`skewguard.store.connection`: timeouts, TLS, URLs, masked passwords)."""
     path = find_repo(repo)
-    # feature_store.yaml reads the connection string from the environment
-    # (Feast runs it through os.path.expandvars, which has no default syntax).
-    os.environ.setdefault(REDIS_ENV, DEFAULT_REDIS)
+    target = resolve_target(env=(REDIS_ENV,))
     from feast import FeatureStore
+
+    from skewguard.store.redis_online import use_skewguard_redis
 
     _quiet_known_feast_warnings()
     try:
-        return FeatureStore(repo_path=str(path))
+        with _redis_env_for_yaml(target):
+            store = FeatureStore(repo_path=str(path))
     except Exception as err:  # Feast raises many types for a bad yaml
         raise FeatureRepoError(
-            f"cannot load the feature repo: {err}",
+            f"cannot load the feature repo: {redact(err)}",
             where=str(path / "feature_store.yaml"),
             hint="fix the file; `feast plan` in that folder shows Feast's own diagnosis",
         ) from err
+    use_skewguard_redis(store, target)
+    return store
+
+
+@contextlib.contextmanager
+def _redis_env_for_yaml(target: RedisTarget) -> Iterator[None]:
+    # feature_store.yaml reads the connection string from the environment (Feast runs the
+    # file through os.path.expandvars, which has no default syntax, then YAML). While it
+    # loads, the variable holds the target in Feast's form with every special character
+    # JSON-escaped, so a URL or a password with ',', ': ' or ' #' survives both. Afterwards
+    # it is as before (set to the default when it was unset, as Feast's CLI expects).
+    previous = os.environ.get(REDIS_ENV)
+    os.environ[REDIS_ENV] = target.feast_string()
+    try:
+        yield
+    finally:
+        os.environ[REDIS_ENV] = previous if previous is not None else DEFAULT_REDIS
 
 
 def _quiet_known_feast_warnings() -> None:
@@ -120,7 +140,7 @@ def apply_repo(repo: str | Path | None = None) -> FeatureStore:
     try:
         store.apply(objects)
     except Exception as err:
-        _raise_if_redis_down(err)
+        _raise_if_redis_error(err, store)
         raise
     return store
 
@@ -138,17 +158,27 @@ def get_feature_service(store: FeatureStore, name: str) -> FeatureService:
     return services[name]
 
 
-def _raise_if_redis_down(err: BaseException) -> None:
+def _raise_if_redis_error(err: BaseException, store: FeatureStore) -> None:
     import redis
 
-    if isinstance(err, redis.exceptions.ConnectionError):
-        raise_redis_unreachable(err)
+    if isinstance(err, redis.exceptions.RedisError):
+        raise redis_failure(err, store, "apply the feature repo") from err
 
 
-def raise_redis_unreachable(err: BaseException) -> None:
-    target = os.environ.get(REDIS_ENV, DEFAULT_REDIS)
-    raise OnlineStoreError(
-        f"Redis is unreachable: {err}",
-        where=target,
-        hint=f"start redis-server there, or set {REDIS_ENV}=host:port to a running one",
-    ) from err
+def store_redis_target(store: FeatureStore | None = None) -> RedisTarget:
+    """The Redis `store` talks to (opened by `open_store`), else the configured one."""
+    if store is not None:
+        from skewguard.store.redis_online import store_target
+
+        found = store_target(store)
+        if found is not None:
+            return found
+    return resolve_target(env=(REDIS_ENV,))
+
+
+def redis_failure(err: BaseException, store: FeatureStore | None, action: str) -> OnlineStoreError:
+    """The package's error for a failed Redis call: rejected password, timeout, TLS or
+    unreachable, said as such, the password masked."""
+    from skewguard.store.redis_errors import online_store_error
+
+    return online_store_error(err, store_redis_target(store), action)
