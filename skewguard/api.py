@@ -42,11 +42,12 @@ def check(
     `training`: a snapshot folder, a parquet file or folder, a pyarrow Table or a pandas
     DataFrame whose features are `<view>__<feature>` columns. (A DataFrame with NumPy
     dtypes holds an integer column with nulls as float64, which the schema check reports
-    as a type change: read parquet with `dtype_backend="pyarrow"` to keep the types.) `serving`: serving logs in
-    Feast's feature-logging schema, in any of the same forms. `policy`: a `Policy`, a TOML
-    file, or None for `./skewguard.toml`, then `[tool.skewguard]` in `./pyproject.toml`,
-    then the shipped default. `replay`: a replay result (`skewguard.store.replay.replay`)
-    to judge the joined comparison in the same report.
+    as a type change: read parquet with `dtype_backend="pyarrow"` to keep the types.)
+    `serving`: serving logs in Feast's feature-logging schema, in any of the same forms.
+    `policy`: a `Policy`, a TOML file, or None for `./skewguard.toml`, then
+    `[tool.skewguard]` in `./pyproject.toml`, then the shipped default. `replay`: a replay
+    result (`skewguard.store.replay.replay`) to judge the joined comparison in the same
+    report.
     """
     from skewguard.checking.pipeline import check as run_check
     from skewguard.checking.policy import Policy, load_policy
