@@ -79,18 +79,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture()
 def private_redis() -> Iterator[Any]:
     """A redis-server of this test's own (to pause, kill or restart), stopped by its pid at
-    the end, resumed first in case the test left it paused."""
-    import signal
+    the end (resumed first in case the test left it paused)."""
+    from fault_fixtures import PrivateRedis
 
-    from skewguard.store.online import EmbeddedRedis
-
-    server = EmbeddedRedis.start()
-    try:
+    with PrivateRedis.start() as server:
         yield server
-    finally:
-        if server.process.poll() is None:
-            os.kill(server.process.pid, signal.SIGCONT)
-        server.stop()
 
 
 @pytest.fixture(scope="session")

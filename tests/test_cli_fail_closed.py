@@ -18,7 +18,6 @@ from check_fixtures import serving_table, write_serving, write_training
 
 import skewguard as sg
 from skewguard import cli
-from skewguard.commands.retrain import exit_code
 from skewguard.loop.retrain import Outcome, RetrainOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,4 +139,6 @@ def _outcome(outcome: Outcome, verdict: str | None = None) -> RetrainOutcome:
     ],
 )
 def test_retrain_exits_1_only_for_a_block(outcomes: list[RetrainOutcome], code: int) -> None:
+    from skewguard.commands.retrain import exit_code
+
     assert exit_code(outcomes) == code

@@ -18,8 +18,7 @@ from skewguard import cli
 from skewguard.checking.policy import load_policy
 from skewguard.loop.events import Event
 from skewguard.loop.retrain import RetrainConfig, RetrainOutcome, Trainer, consume
-from skewguard.loop.stream import RedisStream, events_target
-from skewguard.store.online import EmbeddedRedis
+from skewguard.loop.stream import RedisStream, redis_client
 
 STREAM = "sgtest:poison"
 
@@ -68,9 +67,8 @@ class StubTrainer(Trainer):
 
 
 @pytest.fixture()
-def stream(private_redis: EmbeddedRedis) -> RedisStream:
-    target = events_target(private_redis.connection_string)
-    return RedisStream(target.client(decode_responses=True), STREAM, "trainers", target=target)
+def stream(private_redis: Any) -> RedisStream:
+    return RedisStream(redis_client(private_redis.connection_string), STREAM, "trainers")
 
 
 def _trainer(stream: RedisStream, models: Path, max_attempts: int) -> StubTrainer:
@@ -79,7 +77,7 @@ def _trainer(stream: RedisStream, models: Path, max_attempts: int) -> StubTraine
 
 
 def test_every_poison_event_is_dead_lettered_and_the_valid_ones_are_handled(
-    stream: RedisStream, tmp_path: Path
+    stream: RedisStream, private_redis: Any, tmp_path: Path
 ) -> None:
     stream.ensure_group()
     poison = _poison(_event())
@@ -101,7 +99,7 @@ def test_every_poison_event_is_dead_lettered_and_the_valid_ones_are_handled(
     assert stream.pending() == []
     assert consume(_trainer(stream, tmp_path, max_attempts=2), "t1") == []
 
-    dead = stream._raw.xrange(f"{STREAM}:dead")
+    dead = private_redis.client().xrange(f"{STREAM}:dead")
     assert len(dead) == len(poison) + 1
     reasons = [fields[b"reason"].decode() for _, fields in dead]
     assert any("not UTF-8" in r for r in reasons)
@@ -111,7 +109,7 @@ def test_every_poison_event_is_dead_lettered_and_the_valid_ones_are_handled(
 
 
 def test_retrain_command_dead_letters_poison_and_acknowledges_what_follows(
-    stream: RedisStream, private_redis: EmbeddedRedis, tmp_path: Path, capsys: Any
+    stream: RedisStream, private_redis: Any, tmp_path: Path, capsys: Any
 ) -> None:
     stream.ensure_group()
     for fields in _poison(_event()).values():
@@ -128,4 +126,4 @@ def test_retrain_command_dead_letters_poison_and_acknowledges_what_follows(
         json.loads(x) for x in (tmp_path / "models" / "retrain.jsonl").read_text().split("\n") if x
     ]
     assert [j["outcome"] for j in journal if j["entry_id"] == block] == ["blocked"]
-    assert len(stream._raw.xrange(f"{STREAM}:dead")) == len(_poison(_event()))
+    assert len(private_redis.client().xrange(f"{STREAM}:dead")) == len(_poison(_event()))

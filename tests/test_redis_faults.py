@@ -18,13 +18,13 @@ from urllib.parse import quote
 
 import pytest
 from check_fixtures import replace_column, write_serving, write_training
-from fault_fixtures import NASTY_PASSWORD, kill, paused, restart, start_tls_redis, timed
+from fault_fixtures import NASTY_PASSWORD, PrivateRedis, kill, paused, restart, timed
 
 from skewguard import cli
 from skewguard.errors import OnlineStoreError
 from skewguard.loop.events import Event, publish
-from skewguard.loop.stream import RedisStream, events_target
-from skewguard.store.online import EmbeddedRedis, lookup, materialize, redis_for_demo
+from skewguard.loop.stream import RedisStream, redis_client
+from skewguard.store.online import lookup, materialize, redis_for_demo
 from skewguard.store.repo import open_store
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ def _lookup_args(repo: Path) -> list[str]:
 
 @pytest.mark.parametrize("form", ["redis://127.0.0.1:{port}/0", "redis://127.0.0.1:{port}"])
 def test_lookup_and_materialize_accept_a_redis_url(
-    served_repo: Any, private_redis: EmbeddedRedis, use_redis: Any, capsys: Any, form: str
+    served_repo: Any, private_redis: PrivateRedis, use_redis: Any, capsys: Any, form: str
 ) -> None:
     use_redis(form.format(port=private_redis.port))
     code, out, err = _cli(["materialize", "--repo", str(served_repo.path)], capsys)
@@ -96,9 +96,9 @@ def test_lookup_and_materialize_accept_a_redis_url(
 def test_rediss_url_with_a_password_serves_over_tls(
     served_repo: Any, tmp_path: Path, use_redis: Any, capsys: Any
 ) -> None:
-    server = start_tls_redis(tmp_path, password=NASTY_PASSWORD)
+    server = PrivateRedis.start(password=NASTY_PASSWORD, tls_dir=tmp_path)
     try:
-        cert = tmp_path / "redis.crt"
+        cert = server.cert
         secret = quote(NASTY_PASSWORD, safe="")
         use_redis(f"rediss://:{secret}@127.0.0.1:{server.port}/0?ssl_ca_certs={cert}")
         code, _, err = _cli(["materialize", "--repo", str(served_repo.path)], capsys)
@@ -120,7 +120,7 @@ def test_rediss_url_with_a_password_serves_over_tls(
 def test_a_wrong_password_is_reported_as_such_and_never_shown(
     served_repo: Any, tmp_path: Path, use_redis: Any, capsys: Any, command: str
 ) -> None:
-    with EmbeddedRedis.start(password=NASTY_PASSWORD) as server:
+    with PrivateRedis.start(password=NASTY_PASSWORD) as server:
         wrong = "not-the-" + NASTY_PASSWORD
         use_redis(f"redis://:{quote(wrong, safe='')}@127.0.0.1:{server.port}")
         args = (
@@ -142,7 +142,7 @@ def test_a_wrong_password_is_reported_as_such_and_never_shown(
 def test_the_demo_refuses_a_redis_that_rejects_the_password(
     monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    with EmbeddedRedis.start(password=NASTY_PASSWORD) as server:
+    with PrivateRedis.start(password=NASTY_PASSWORD) as server:
         monkeypatch.setenv("SKEWGUARD_REDIS", f"127.0.0.1:{server.port},password=wrong-one")
         said: list[str] = []
         with pytest.raises(OnlineStoreError, match="rejected the password"):
@@ -175,16 +175,16 @@ def test_check_publish_over_tls_with_a_password_never_prints_it(
     tmp_path: Path, capsys: Any
 ) -> None:
     snapshot, drifted = _drifted_inputs(tmp_path)
-    server = start_tls_redis(tmp_path, password=NASTY_PASSWORD)
+    server = PrivateRedis.start(password=NASTY_PASSWORD, tls_dir=tmp_path)
     secret = quote(NASTY_PASSWORD, safe="")
-    url = f"rediss://:{secret}@127.0.0.1:{server.port}?ssl_ca_certs={tmp_path / 'redis.crt'}"
+    url = f"rediss://:{secret}@127.0.0.1:{server.port}?ssl_ca_certs={server.cert}"
     stream = f"sgtest:tls:{uuid.uuid4().hex[:8]}"
     try:
         argv = ["check", "--training", str(snapshot), "--serving", str(drifted), "--publish"]
         code, out, err = _cli([*argv, "--events-redis", url, "--stream", stream], capsys)
         assert code == 3
         assert "retrain event" in out and "could not publish" not in err
-        client = events_target(url).client(decode_responses=True)
+        client = server.client(decode_responses=True)
         ((_, fields),) = client.xrange(stream)
         assert fields["verdict"] == "retrain"
         client.close()
@@ -201,25 +201,41 @@ def test_check_publish_over_tls_with_a_password_never_prints_it(
 
 
 def test_a_paused_redis_fails_lookups_and_materialize_fast_then_recovers(
-    served_repo: Any, private_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store_on(served_repo, private_redis.connection_string + FAST, monkeypatch)
     assert lookup(store, "recommender_v1", ROWS)["product_stats__price"][0] is not None
     with paused(private_redis):
-        with timed() as took, pytest.raises(OnlineStoreError, match="did not answer within 1 s"):
+        with timed() as looked, pytest.raises(OnlineStoreError, match="did not answer within 1 s"):
             within(10, lambda: lookup(store, "recommender_v1", ROWS))
-        assert took[0] < 5
-        with timed() as took, pytest.raises(OnlineStoreError, match="did not answer"):
+        assert looked[0] < 5
+        with timed() as loaded, pytest.raises(OnlineStoreError, match="did not answer"):
             within(10, lambda: materialize(store, served_repo.data.start, served_repo.data.end))
-        assert took[0] < 5
+        assert loaded[0] < 5
     # Resumed: the same store answers again.
-    response = within(10, lambda: lookup(store, "recommender_v1", ROWS))
+    with timed() as resumed:
+        response = within(10, lambda: lookup(store, "recommender_v1", ROWS))
     assert response["product_stats__price"][0] is not None
+    print(
+        f"\npaused Redis, socket_timeout=1: lookup failed after {looked[0]:.2f} s, materialize "
+        f"after {loaded[0]:.2f} s; after SIGCONT the next lookup took {resumed[0]:.3f} s"
+    )
 
 
-def test_a_paused_events_redis_fails_publishing_fast(private_redis: EmbeddedRedis) -> None:
-    target = events_target(private_redis.connection_string + FAST)
-    stream = RedisStream(target.client(decode_responses=True), "sgtest:paused", target=target)
+def test_a_paused_redis_fails_a_lookup_within_the_default_timeout(
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store_on(served_repo, private_redis.connection_string, monkeypatch)
+    lookup(store, "recommender_v1", ROWS)
+    with paused(private_redis):
+        with timed() as took, pytest.raises(OnlineStoreError, match="did not answer within 5 s"):
+            within(20, lambda: lookup(store, "recommender_v1", ROWS))
+    assert took[0] < 12
+    print(f"\npaused Redis, default timeouts: lookup failed after {took[0]:.2f} s")
+
+
+def test_a_paused_events_redis_fails_publishing_fast(private_redis: PrivateRedis) -> None:
+    stream = RedisStream(redis_client(private_redis.connection_string + FAST), "sgtest:paused")
     event = Event(
         verdict="retrain",
         failing_features=("f",),
@@ -238,10 +254,11 @@ def test_a_paused_events_redis_fails_publishing_fast(private_redis: EmbeddedRedi
         assert not outcome.ok and "did not answer" in outcome.failed[0][1]
         assert took[0] < 5
     assert within(10, lambda: publish(event, [stream])).ok
+    print(f"\npaused events Redis, socket_timeout=1: publishing failed after {took[0]:.2f} s")
 
 
 def test_a_killed_redis_is_unreachable_and_a_restarted_one_serves_again(
-    served_repo: Any, private_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store_on(served_repo, private_redis.connection_string + FAST, monkeypatch)
     assert lookup(store, "recommender_v1", ROWS)["product_stats__price"][0] is not None
@@ -257,10 +274,11 @@ def test_a_killed_redis_is_unreachable_and_a_restarted_one_serves_again(
         assert response["product_stats__price"][0] is not None
     finally:
         again.stop()
+    print(f"\nkilled Redis: lookup failed after {took[0]:.3f} s; the restarted one serves again")
 
 
 def test_a_redis_restarted_between_two_calls_is_not_an_error(
-    served_repo: Any, private_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store_on(served_repo, private_redis.connection_string + FAST, monkeypatch)
     assert lookup(store, "recommender_v1", ROWS)["product_stats__price"][0] is not None

@@ -28,11 +28,11 @@ import pyarrow.dataset as ds
 import pytest
 
 from skewguard.serving.files import LogFileWriter
-from skewguard.serving.spool import SPOOL_DIR, Spool, batch_name
 from skewguard.serving.writer import ServingLogWriter, WriterConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 2)
+SPOOL_DIR = ".spool"
 
 # A module of its own: the writer process imports the encoder by name.
 ENCODER = textwrap.dedent(
@@ -57,9 +57,8 @@ SERVER = textwrap.dedent(
     from skewguard.serving.writer import ServingLogWriter, WriterConfig
 
     folder, spool, flush_rows, interval = sys.argv[1:5]
-    config = WriterConfig(
-        flush_rows=int(flush_rows), flush_interval=float(interval), spool=spool == "on"
-    )
+    off = {"spool": False} if spool == "off" else {}  # on: the default
+    config = WriterConfig(flush_rows=int(flush_rows), flush_interval=float(interval), **off)
     writer = ServingLogWriter(folder, encode, config)
     day = date(2026, 11, 2).toordinal()
     n = 0
@@ -154,7 +153,7 @@ def test_sigkill_loses_no_answered_row_with_the_spool(
     assert set(acknowledged) <= set(rows), f"{len(set(acknowledged) - set(rows))} rows lost"
     assert len(rows) == len(set(rows)), "a recovered row was written twice"
     assert stats.recovered == len(rows) - before
-    assert not [p for p in (folder / SPOOL_DIR).iterdir()]
+    assert not list((folder / SPOOL_DIR).iterdir())
     print(
         f"\nSIGKILL with the spool ({flush_rows} rows/flush): {len(acknowledged)} answered, "
         f"{before} on disk at the kill, {stats.recovered} recovered on restart, lost 0, "
@@ -173,6 +172,8 @@ def test_sigkill_without_the_spool_loses_the_buffer(tmp_path: Path) -> None:
 
 
 def test_recovery_completes_a_half_written_batch_without_duplicates(tmp_path: Path) -> None:
+    from skewguard.serving.spool import Spool, batch_name
+
     folder = tmp_path / "logs"
     spool = Spool(folder, "deadbeef")
     spool.open()
@@ -194,6 +195,8 @@ def test_recovery_completes_a_half_written_batch_without_duplicates(tmp_path: Pa
 
 
 def test_a_torn_last_frame_is_counted_and_the_rest_recovered(tmp_path: Path) -> None:
+    from skewguard.serving.spool import Spool
+
     folder = tmp_path / "logs"
     spool = Spool(folder, "0badf00d")
     spool.open()
@@ -252,6 +255,8 @@ def test_disk_errors_never_reach_serving_and_are_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full disk, simulated by an OSError-injecting file writer and spool."""
+    from skewguard.serving.spool import Spool
+
     full = OSError(errno.ENOSPC, "No space left on device")
     writer = ServingLogWriter(tmp_path, encode, quiet(separate_process=False))
     try:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from skewguard import cli
 from skewguard.errors import InputError
-from skewguard.loop.watch_state import empty_state, read_state, write_state
+from skewguard.loop.watch import read_state
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TRIGGER = {"window": "2026-11-19", "window_end": "2026-11-20T00:00:00+00:00", "event_id": "e"}
@@ -57,6 +57,8 @@ def test_bad_state_is_an_input_error_naming_the_file(
 
 
 def test_good_state_round_trips(tmp_path: Path) -> None:
+    from skewguard.loop.watch_state import empty_state, write_state
+
     path = tmp_path / "state.json"
     assert read_state(path) == empty_state()
     state = {**empty_state(), "windows": {"d": {"verdict": "pass"}}}

@@ -26,13 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import OnlineStoreError
-from skewguard.store.connection import (
-    REDIS_ENV,
-    RedisTarget,
-    feast_option,
-    parse_target,
-    resolve_target,
-)
+from skewguard.store.connection import REDIS_ENV, parse_target, resolve_target
 from skewguard.store.redis_errors import Fault, probe
 from skewguard.store.repo import redis_failure
 
@@ -88,42 +82,22 @@ def _redis_server_binary() -> str:
 
 @dataclass
 class EmbeddedRedis:
-    """A private redis-server on a loopback port; nothing persisted; stopped by pid.
-
-    `password` sets `requirepass`; `server_args` go to redis-server as they are (e.g. TLS
-    ports and certificates) and `client_options` are appended to the connection string
-    clients use (e.g. `,ssl=true,ssl_ca_certs=...`)."""
+    """A private redis-server on a loopback port; nothing persisted; stopped by pid."""
 
     port: int
     process: subprocess.Popen[bytes]
     workdir: Path
-    password: str | None = None
-    client_options: str = ""
 
     @property
     def connection_string(self) -> str:
-        secret = "" if self.password is None else "," + feast_option("password", self.password)
-        return f"127.0.0.1:{self.port}{secret}{self.client_options}"
-
-    @property
-    def target(self) -> RedisTarget:
-        return parse_target(self.connection_string, source="embedded Redis")
+        return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(
-        cls,
-        port: int | None = None,
-        timeout: float = 10.0,
-        *,
-        password: str | None = None,
-        server_args: Sequence[str] = (),
-        client_options: str = "",
-        binary: str | None = None,
-    ) -> EmbeddedRedis:
+    def start(cls, port: int | None = None, timeout: float = 10.0) -> EmbeddedRedis:
         port = port or _free_port()
         workdir = Path(tempfile.mkdtemp(prefix="skewguard-redis-"))
         command = [
-            binary or _redis_server_binary(),
+            _redis_server_binary(),
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -131,13 +105,11 @@ class EmbeddedRedis:
             "--dir", str(workdir),
             "--logfile", str(workdir / "redis.log"),
         ]  # fmt: skip
-        if password is not None:
-            command += ["--requirepass", password]
-        command += list(server_args)
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = cls(port, process, workdir, password, client_options)
+        server = cls(port=port, process=process, workdir=workdir)
+        target = parse_target(server.connection_string, source="embedded Redis")
         deadline = time.monotonic() + timeout
-        while not probe(server.target, timeout=0.2).answers:
+        while not probe(target, timeout=0.2).answers:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
                 raise OnlineStoreError(
