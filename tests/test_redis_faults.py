@@ -7,6 +7,7 @@ here), stopped by its pid; the shared server is never touched.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -106,6 +107,9 @@ def test_rediss_url_with_a_password_serves_over_tls(
         code, out, err = _cli(_lookup_args(served_repo.path), capsys)
         assert code == 0, err
         assert json.loads(out)["product_stats__price"][0] is not None
+        # Feast's async path (its feature server's) goes through the same helper.
+        response = within(30, lambda: asyncio.run(_lookup_async(open_store(served_repo.path))))
+        assert response["product_stats__price"][0] is not None
         # The same server without TLS: refused as such, not taken for "nothing answers".
         use_redis(f"127.0.0.1:{server.port},password={secret}{FAST}")
         code, out, err = _cli(_lookup_args(served_repo.path), capsys)
@@ -220,6 +224,37 @@ def test_a_paused_redis_fails_lookups_and_materialize_fast_then_recovers(
         f"\npaused Redis, socket_timeout=1: lookup failed after {looked[0]:.2f} s, materialize "
         f"after {loaded[0]:.2f} s; after SIGCONT the next lookup took {resumed[0]:.3f} s"
     )
+
+
+def test_a_paused_redis_fails_an_async_lookup_fast(
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    store = _store_on(served_repo, private_redis.connection_string + FAST, monkeypatch)
+    loop = asyncio.new_event_loop()  # one loop: the store keeps its async client
+
+    def look() -> dict[str, Any]:
+        return loop.run_until_complete(_lookup_async(store))
+
+    try:
+        assert look()["product_stats__price"][0] is not None
+        with paused(private_redis):
+            with timed() as took, pytest.raises(redis.exceptions.TimeoutError):
+                within(10, look)
+        assert took[0] < 5
+        assert within(10, look)["product_stats__price"][0] is not None
+    finally:
+        loop.close()
+
+
+async def _lookup_async(store: Any) -> dict[str, Any]:
+    response = await store.get_online_features_async(
+        features=store.get_feature_service("recommender_v1"),
+        entity_rows=ROWS,
+        full_feature_names=True,
+    )
+    return dict(response.to_dict())
 
 
 def test_a_paused_redis_fails_a_lookup_within_the_default_timeout(
