@@ -246,6 +246,7 @@ def test_a_paused_redis_fails_an_async_lookup_fast(
         assert within(10, look)["product_stats__price"][0] is not None
     finally:
         loop.close()
+    print(f"\npaused Redis, async lookup, socket_timeout=1: failed after {took[0]:.2f} s")
 
 
 async def _lookup_async(store: Any) -> dict[str, Any]:
