@@ -20,6 +20,7 @@ from skewguard.loop.events import Event
 from skewguard.loop.retrain import RetrainConfig, RetrainOutcome, Trainer, consume
 from skewguard.loop.stream import RedisStream, redis_client
 
+pytestmark = pytest.mark.fault
 STREAM = "sgtest:poison"
 
 

@@ -28,6 +28,7 @@ from skewguard.loop.stream import RedisStream, redis_client
 from skewguard.store.online import lookup, materialize, redis_for_demo
 from skewguard.store.repo import open_store
 
+pytestmark = pytest.mark.fault
 T = TypeVar("T")
 ROWS = [{"customer_id": 1, "product_id": 1}, {"customer_id": 2, "product_id": 5}]
 FAST = ",socket_connect_timeout=1,socket_timeout=1"  # seconds: faults show within them

@@ -30,6 +30,7 @@ import pytest
 from skewguard.serving.files import LogFileWriter
 from skewguard.serving.writer import ServingLogWriter, WriterConfig
 
+pytestmark = pytest.mark.fault
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 2)
 SPOOL_DIR = ".spool"
