@@ -142,3 +142,15 @@ def test_retrain_exits_1_only_for_a_block(outcomes: list[RetrainOutcome], code: 
     from skewguard.commands.retrain import exit_code
 
     assert exit_code(outcomes) == code
+
+
+def test_a_malformed_events_redis_is_bad_input_before_the_check(
+    tmp_path: Path, capsys: Any
+) -> None:
+    snapshot = write_training(tmp_path / "snap", 500)
+    serving = write_serving(tmp_path / "serve", 300)
+    argv = ["check", "--training", str(snapshot), "--serving", str(serving), "--publish"]
+    code = cli.main([*argv, "--events-redis", "redis://:hunter2-pw@h:notaport/0"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""  # no verdict printed: the check never ran
+    assert "--events-redis" in err and "hunter2-pw" not in err

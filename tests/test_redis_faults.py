@@ -25,6 +25,8 @@ from skewguard import cli
 from skewguard.errors import OnlineStoreError
 from skewguard.loop.events import Event, publish
 from skewguard.loop.stream import RedisStream, redis_client
+from skewguard.serving.logger import FeatureLogger
+from skewguard.serving.writer import WriterConfig
 from skewguard.store.online import lookup, materialize, redis_for_demo
 from skewguard.store.repo import open_store
 
@@ -206,7 +208,7 @@ def test_check_publish_over_tls_with_a_password_never_prints_it(
 
 
 def test_a_paused_redis_fails_lookups_and_materialize_fast_then_recovers(
-    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+    served_repo: Any, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     store = _store_on(served_repo, private_redis.connection_string + FAST, monkeypatch)
     assert lookup(store, "recommender_v1", ROWS)["product_stats__price"][0] is not None
@@ -217,6 +219,10 @@ def test_a_paused_redis_fails_lookups_and_materialize_fast_then_recovers(
         with timed() as loaded, pytest.raises(OnlineStoreError, match="did not answer"):
             within(10, lambda: materialize(store, served_repo.data.start, served_repo.data.end))
         assert loaded[0] < 5
+        quiet = WriterConfig(handle_sigterm=False)
+        with FeatureLogger(store, log_root=tmp_path, writer_config=quiet) as logger:
+            with pytest.raises(OnlineStoreError, match="did not answer within 1 s"):
+                within(10, lambda: logger.get_online_features("recommender_v1", ROWS))
     # Resumed: the same store answers again.
     with timed() as resumed:
         response = within(10, lambda: lookup(store, "recommender_v1", ROWS))
