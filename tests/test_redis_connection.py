@@ -7,6 +7,7 @@ either gives a target or raises the package's `InputError`, and never repeats a 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -26,6 +27,19 @@ from skewguard.store.redaction import MASK, redact
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NASTY = "p@ss,w:rd #1/?=%&é"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _forget_the_secrets_registered_here() -> Iterator[None]:
+    """Every password parsed here (fuzzed ones too, such as "report") is masked in every
+    later message of the process: restore the registry for the tests that follow."""
+    from skewguard.store import redaction
+
+    saved_secrets, saved_order = set(redaction._secrets), redaction._ordered
+    yield
+    redaction._secrets.clear()
+    redaction._secrets.update(saved_secrets)
+    redaction._ordered = saved_order
 
 
 @pytest.mark.parametrize(
