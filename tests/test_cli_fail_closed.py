@@ -147,8 +147,8 @@ def test_retrain_exits_1_only_for_a_block(outcomes: list[RetrainOutcome], code: 
 def test_a_malformed_events_redis_is_bad_input_before_the_check(
     tmp_path: Path, capsys: Any
 ) -> None:
-    snapshot = write_training(tmp_path / "snap", 500)
-    serving = write_serving(tmp_path / "serve", 300)
+    snapshot = write_training(tmp_path / "snap", 2000)
+    serving = write_serving(tmp_path / "serve", 1000)  # a check of these would pass
     argv = ["check", "--training", str(snapshot), "--serving", str(serving), "--publish"]
     code = cli.main([*argv, "--events-redis", "redis://:hunter2-pw@h:notaport/0"])
     out, err = capsys.readouterr()
