@@ -24,8 +24,8 @@ demo: setup ## the end-to-end demo: data, Redis, snapshot, logged traffic, check
 test: setup ## run the test suite (Redis at $$SKEWGUARD_REDIS, else an embedded redis-server)
 	$(BIN)/python -m pytest
 
-test-fast: setup ## the tests that need neither Redis nor a browser (a minute or so)
-	$(BIN)/python -m pytest -m "not redis and not browser"
+test-fast: setup ## the tests that need neither Redis nor a browser, no fault injection (a minute or so)
+	$(BIN)/python -m pytest -m "not redis and not browser and not fault"
 
 lint: setup ## ruff check, format check, and mypy (strict for checking/ and report/)
 	$(BIN)/ruff check skewguard tests feature_repo benchmarks

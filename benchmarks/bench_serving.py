@@ -246,7 +246,7 @@ def main() -> int:
 
     from skewguard.serving.logger import FeatureLogger
     from skewguard.serving.writer import WriterConfig
-    from skewguard.store.repo import open_store
+    from skewguard.store.repo import open_store, store_redis_target
 
     service_name = args.feature_service
     store = open_store(args.repo)
@@ -259,7 +259,7 @@ def main() -> int:
     print(
         f"{service_name}: 1 entity x {features} features; per trial {rounds} rounds of "
         f"{n}-request blocks per variant; log flush every {args.flush_rows} rows; "
-        f"Redis {os.environ.get('SKEWGUARD_REDIS')}"
+        f"Redis {store_redis_target(store)}"
     )
     writer_config = WriterConfig(flush_rows=args.flush_rows, flush_interval=3600.0)
 

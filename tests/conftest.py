@@ -43,7 +43,7 @@ def copy_feature_repo(dest: Path, project: str) -> Path:
 # Fixtures that need a Redis server: the tests that use them (directly or through other
 # fixtures) are marked `redis`, so `make test-fast` (-m "not redis and not browser") skips
 # them and never needs a server.
-REDIS_FIXTURES = {"redis_connection", "small_repo", "served_repo"}
+REDIS_FIXTURES = {"redis_connection", "small_repo", "served_repo", "private_redis"}
 _embedded: list[Any] = []
 
 
@@ -74,6 +74,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     while _embedded:
         _embedded.pop().stop()
+
+
+@pytest.fixture()
+def private_redis() -> Iterator[Any]:
+    """A redis-server of this test's own (to pause, kill or restart), stopped by its pid at
+    the end (resumed first in case the test left it paused)."""
+    from fault_fixtures import PrivateRedis
+
+    with PrivateRedis.start() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -119,4 +119,6 @@ def test_sigterm_during_traffic_loses_no_acknowledged_row(served_repo: Any) -> N
     missing = set(acknowledged) - logged
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged requests not on disk"
     assert partial == []
-    assert not [p for p in logs.rglob("*") if p.name.startswith(".")]
+    # No hidden temporary file is left, and the spool is empty after a clean shutdown.
+    assert not [p for p in logs.rglob("*") if p.name.startswith(".") and p.name != ".spool"]
+    assert not list((logs / ".spool").iterdir())

@@ -110,4 +110,6 @@ def test_sigterm_keeps_every_acknowledged_row(tmp_path: Path, where: str, target
     missing = set(acknowledged) - on_disk
     assert not missing, f"{len(missing)} acknowledged rows lost"
     assert problems == []
-    assert not [p for p in folder.rglob("*") if p.name.startswith(".")]
+    # No hidden temporary file is left, and the spool is empty after a clean shutdown.
+    assert not [p for p in folder.rglob("*") if p.name.startswith(".") and p.name != ".spool"]
+    assert not list((folder / ".spool").iterdir())

@@ -17,8 +17,9 @@ def add_stream_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--events-redis",
         default=None,
-        metavar="HOST:PORT",
-        help=f"Redis holding the event stream (default: ${EVENTS_REDIS_ENV}, then "
+        metavar="REDIS",
+        help="Redis holding the event stream: host:port[,password=...][,ssl=true][,db=N] "
+        f"or a redis:// / rediss:// URL (default: ${EVENTS_REDIS_ENV}, then "
         "$SKEWGUARD_REDIS, then 127.0.0.1:6379)",
     )
     group.add_argument(
@@ -59,9 +60,11 @@ def add_publish_args(parser: argparse.ArgumentParser) -> None:
 
 
 def stream_from_args(args: argparse.Namespace) -> RedisStream:
-    from skewguard.loop.stream import RedisStream, redis_client
+    from skewguard.loop.stream import RedisStream, events_target
 
-    return RedisStream(redis_client(args.events_redis), args.stream, args.group)
+    target = events_target(args.events_redis)
+    client = target.client(decode_responses=True)
+    return RedisStream(client, args.stream, args.group, target=target)
 
 
 def sinks_from_args(args: argparse.Namespace) -> list[Sink]:

@@ -22,6 +22,7 @@ from skewguard.vocabulary import gate_exit_code
 __all__ = ["register", "run", "gate_exit_code", "FAIL_ON_CHOICES"]
 
 if TYPE_CHECKING:
+    from skewguard.loop.events import Sink
     from skewguard.report.model import Report
 
 FAIL_ON_CHOICES = ("warn", "retrain", "block")
@@ -134,6 +135,7 @@ class _StepBar:
 
 def run(args: argparse.Namespace) -> int:
     from skewguard.checking.policy import find_policy, load_policy
+    from skewguard.commands._events import sinks_from_args
     from skewguard.report.summary import render_summary
     from skewguard.vocabulary import Verdict, exit_code_for
 
@@ -141,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
     fail_on = getattr(args, "fail_on", "retrain")
     policy_path = args.policy if args.policy is not None else find_policy(Path.cwd())
     policy = load_policy(policy_path)
+    # Event sinks are built (their settings parsed) before the check: a malformed
+    # --events-redis is bad input, not a publishing failure after the verdict.
+    sinks = sinks_from_args(args)
     if args.serving is None:
         args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
@@ -166,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         print(head + ("\n" + rest if rest else ""))
         for what, path in written:
             print(f"  {what} report: {path}")
-    _publish_events(report, args, quiet)
+    _publish_events(report, args, quiet, sinks)
     if report.verdict is Verdict.INSUFFICIENT_DATA:
         names = sorted({f.name for f in report.features if f.verdict is Verdict.INSUFFICIENT_DATA})
         print(
@@ -224,11 +229,11 @@ def _write_reports(
 # stderr. docs/loop.md describes the event.
 
 
-def _publish_events(report: Report, args: argparse.Namespace, quiet: bool) -> None:
-    from skewguard.commands._events import sinks_from_args
+def _publish_events(
+    report: Report, args: argparse.Namespace, quiet: bool, sinks: list[Sink]
+) -> None:
     from skewguard.loop.events import event_from_report, publish
 
-    sinks = sinks_from_args(args)
     if not sinks:
         return
     event = event_from_report(

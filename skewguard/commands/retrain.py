@@ -6,6 +6,10 @@ import argparse
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from skewguard.loop.retrain import RetrainOutcome
 
 from skewguard.commands._common import REPO_HELP
 
@@ -22,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "acknowledged without training."
         ),
         epilog="Exit codes with --once: 0 every event handled (promoted, or a block skipped); "
-        "1 a new model was not promoted because its check did not pass; 2 a step failed "
-        "(the event stays pending).",
+        "a new model not promoted because its check did not pass exits with that check's "
+        "code (1 block, 3 retrain, 2 insufficient data); 2 a step failed (the event stays "
+        "pending, or went to the dead-letter stream).",
     )
     parser.add_argument(
         "--models",
@@ -129,9 +134,21 @@ def run(args: argparse.Namespace) -> int:
     outcomes = consume(trainer, args.consumer, once=args.once, block_ms=int(args.block * 1000))
     if not outcomes:
         print("skewguard retrain: no event waiting", flush=True)
+    return exit_code(outcomes)
+
+
+def exit_code(outcomes: list[RetrainOutcome]) -> int:
+    """2 when a step failed or an event was dead-lettered; else the exit code of the worst
+    check that kept a new model from promotion (exit 1 means block and nothing else)."""
+    from skewguard.loop.retrain import Outcome
+    from skewguard.vocabulary import Verdict, exit_code_for
+
     kinds = {o.outcome for o in outcomes}
-    if "failed" in kinds:
+    if kinds & {Outcome.FAILED, Outcome.DEAD_LETTER}:
         return 2
-    if "rejected" in kinds:
-        return 1
-    return 0
+    rejected = [
+        Verdict(o.check_verdict)
+        for o in outcomes
+        if o.outcome is Outcome.REJECTED and o.check_verdict in {str(v) for v in Verdict}
+    ]
+    return int(exit_code_for(Verdict.worst(rejected))) if rejected else 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from skewguard.errors import InputError
+from skewguard.store.redaction import redact
 
 if TYPE_CHECKING:
     from skewguard.report.model import Report
@@ -78,47 +79,123 @@ class Event:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Event:
-        version = int(d.get("schema_version", 0))
-        if version != EVENT_SCHEMA_VERSION:
+    def from_dict(cls, d: Any) -> Event:
+        """The event a JSON object describes; `InputError` for anything else, whatever
+        its shape (a list, a wrong type, a missing field): a bad event is refused, never
+        a crash of its consumer."""
+        if not isinstance(d, Mapping):
+            raise _bad("an event must be a JSON object", "event", f"got {type(d).__name__}")
+        where = d.get("event_id") if isinstance(d.get("event_id"), str) else "event"
+        version = d.get("schema_version", 0)
+        if isinstance(version, str) and version.strip().isdigit():
+            version = int(version)
+        if isinstance(version, bool) or version != EVENT_SCHEMA_VERSION:
             raise InputError(
-                f"unsupported event schema_version {version}",
-                where=str(d.get("event_id")),
+                f"unsupported event schema_version {str(version)[:20]!r}",
+                where=str(where),
                 hint=f"this skewguard reads version {EVENT_SCHEMA_VERSION}",
             )
         return cls(
-            verdict=str(d["verdict"]),
-            failing_features=tuple(d.get("failing_features") or ()),
-            failing_checks={k: tuple(v) for k, v in (d.get("failing_checks") or {}).items()},
-            snapshot_id=d.get("snapshot_id") or None,
-            snapshot_path=d.get("snapshot_path") or None,
-            feature_service=d.get("feature_service") or None,
-            serving_path=str(d["serving_path"]),
-            log_window=dict(d.get("log_window") or {}),
-            report_path=d.get("report_path") or None,
-            event_id=str(d["event_id"]),
-            created_at=str(d["created_at"]),
-            source=str(d.get("source") or "check"),
-            schema_version=version,
+            verdict=_text(d, "verdict", where),
+            failing_features=tuple(_texts(d.get("failing_features"), "failing_features", where)),
+            failing_checks=_checks(d.get("failing_checks"), where),
+            snapshot_id=_optional_text(d, "snapshot_id", where),
+            snapshot_path=_optional_text(d, "snapshot_path", where),
+            feature_service=_optional_text(d, "feature_service", where),
+            serving_path=_text(d, "serving_path", where),
+            log_window=_window(d.get("log_window"), where),
+            report_path=_optional_text(d, "report_path", where),
+            event_id=_text(d, "event_id", where),
+            created_at=_text(d, "created_at", where),
+            source=_optional_text(d, "source", where) or "check",
+            schema_version=EVENT_SCHEMA_VERSION,
         )
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str] | Mapping[bytes, bytes]) -> Event:
-        def text(v: str | bytes) -> str:
-            return v.decode() if isinstance(v, bytes) else v
-
-        raw = {text(k): text(v) for k, v in fields.items()}
+        """The event of a stream entry (str or bytes fields); `InputError` if it is not one."""
         try:
+            raw = {
+                _utf8(k, "a field name"): _utf8(v, f"field {_utf8(k, '')!r}")
+                for k, v in fields.items()
+            }
             d: dict[str, Any] = dict(raw)
             for key in ("failing_features", "failing_checks", "log_window"):
                 d[key] = json.loads(raw.get(key) or "null")
             return cls.from_dict(d)
-        except (KeyError, ValueError) as err:
-            raise InputError(
-                f"malformed event entry: {err}",
-                where=raw.get("event_id", "stream entry"),
-                hint="publish events with skewguard (check --publish or watch)",
+        except InputError:
+            raise
+        except (ValueError, RecursionError, TypeError, AttributeError) as err:
+            raise _bad(
+                f"malformed event entry: {type(err).__name__}: {str(err)[:200]}",
+                "stream entry",
+                "",
             ) from err
+
+
+def _bad(what: str, where: str, detail: str) -> InputError:
+    return InputError(
+        what + (f" ({detail})" if detail else ""),
+        where=where,
+        hint="publish events with skewguard (check --publish or watch)",
+    )
+
+
+def _utf8(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _bad(f"{what or 'a field'} is not UTF-8 text", "stream entry", "") from None
+    raise _bad(f"{what or 'a field'} is a {type(value).__name__}, not text", "stream entry", "")
+
+
+def _text(d: Mapping[str, Any], key: str, where: Any) -> str:
+    value = d.get(key)
+    if not isinstance(value, str) or not value:
+        raise _bad(f"the event's {key} is missing or not text", str(where), "")
+    return value
+
+
+def _optional_text(d: Mapping[str, Any], key: str, where: Any) -> str | None:
+    value = d.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"the event's {key} is not text", str(where), "")
+    return value
+
+
+def _texts(value: Any, key: str, where: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(f"the event's {key} is not a list of names", str(where), "")
+    return list(value)
+
+
+def _checks(value: Any, where: Any) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _bad(
+            "the event's failing_checks is not a mapping of feature to checks", str(where), ""
+        )
+    return {str(k): tuple(_texts(v, "failing_checks", where)) for k, v in value.items()}
+
+
+def _window(value: Any, where: Any) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(v, str) or v is None for v in value.values()
+    ):
+        raise _bad(
+            "the event's log_window is not a mapping of id/start/end to text", str(where), ""
+        )
+    return {str(k): v for k, v in value.items()}
 
 
 def event_from_report(
@@ -226,10 +303,11 @@ def publish(event: Event, sinks: Sequence[Sink]) -> PublishOutcome:
         try:
             delivered.append((sink.name, sink.send(event)))
         except Exception as err:  # a sink must never crash the check
+            reason = redact(f"{type(err).__name__}: {err}")
             log.warning(
-                "skewguard: could not publish event %s to %s: %s", event.event_id, sink.name, err
+                "skewguard: could not publish event %s to %s: %s", event.event_id, sink.name, reason
             )
-            failed.append((sink.name, f"{type(err).__name__}: {err}"))
+            failed.append((sink.name, reason))
     return PublishOutcome(event, tuple(delivered), tuple(failed))
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import InputError, SkewguardError
+from skewguard.store.redaction import redact
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -110,6 +111,16 @@ class Trainer:
         return self._store
 
     def handle(self, delivery: Delivery) -> RetrainOutcome:
+        """Act on one delivery. Any exception while handling it (a poison event, a bug, a
+        failed step) is recorded as a failure: the entry stays pending and, after
+        `max_attempts` deliveries, goes to the dead-letter stream; the consumer moves on.
+        (An events Redis that cannot be reached fails the next stream call, which raises.)"""
+        try:
+            return self._handle(delivery)
+        except Exception as err:
+            return self._failed(delivery, _describe(err))
+
+    def _handle(self, delivery: Delivery) -> RetrainOutcome:
         event = delivery.event
         if event is None:
             return self._failed(delivery, f"malformed entry: {delivery.error}")
@@ -132,12 +143,7 @@ class Trainer:
             return self._record(
                 delivery, Outcome.BLOCKED, f"verdict {event.verdict!r}: nothing to do", True
             )
-        try:
-            return self._retrain(delivery, event)
-        except SkewguardError as err:
-            return self._failed(delivery, str(err))
-        except Exception as err:  # any failure leaves the event pending, with the reason
-            return self._failed(delivery, f"{type(err).__name__}: {err}")
+        return self._retrain(delivery, event)
 
     def _retrain(self, delivery: Delivery, event: Event) -> RetrainOutcome:
         import pyarrow.parquet as pq
@@ -237,7 +243,7 @@ class Trainer:
             entry_id=delivery.entry_id,
             event_id=delivery.event.event_id if delivery.event else None,
             outcome=outcome,
-            reason=reason,
+            reason=redact(reason),
             acknowledged=acknowledged,
             at=datetime.now(UTC).isoformat(),
             **extra,
@@ -245,8 +251,14 @@ class Trainer:
         self.config.models.mkdir(parents=True, exist_ok=True)
         with (self.config.models / JOURNAL).open("a") as fh:
             fh.write(json.dumps(result.to_dict(), sort_keys=True) + "\n")
-        self.say(f"  {outcome}: {reason}")
+        self.say(f"  {outcome}: {result.reason}")
         return result
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, SkewguardError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 def consume(

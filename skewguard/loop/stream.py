@@ -11,13 +11,20 @@ they have been idle long enough (`XAUTOCLAIM`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skewguard.errors import InputError, OnlineStoreError
+from skewguard.errors import OnlineStoreError
 from skewguard.loop.events import Event
+from skewguard.store.connection import (
+    REDIS_ENV,
+    RedisTarget,
+    derive_client,
+    resolve_target,
+    target_of,
+)
+from skewguard.store.redaction import redact
 
 if TYPE_CHECKING:
     import redis
@@ -29,6 +36,7 @@ __all__ = [
     "EVENTS_REDIS_ENV",
     "Delivery",
     "RedisStream",
+    "events_target",
     "redis_client",
 ]
 
@@ -36,49 +44,20 @@ DEFAULT_STREAM = "skewguard:events"
 DEFAULT_GROUP = "trainers"
 DEFAULT_MAXLEN = 10_000
 EVENTS_REDIS_ENV = "SKEWGUARD_EVENTS_REDIS"
+_SOURCE = f"--events-redis / ${EVENTS_REDIS_ENV}"
+
+
+def events_target(connection_string: str | None = None) -> RedisTarget:
+    """The events Redis: `connection_string` (--events-redis), else $SKEWGUARD_EVENTS_REDIS,
+    then $SKEWGUARD_REDIS, then 127.0.0.1:6379; any form the connection helper reads."""
+    return resolve_target(
+        connection_string, env=(EVENTS_REDIS_ENV, REDIS_ENV), flag="--events-redis"
+    )
 
 
 def redis_client(connection_string: str | None = None) -> redis.Redis:
-    """A client for "host:port[,password=...][,db=N]" (default: $SKEWGUARD_EVENTS_REDIS,
-    then $SKEWGUARD_REDIS, then 127.0.0.1:6379)."""
-    import redis as redis_lib
-
-    from skewguard.store.repo import DEFAULT_REDIS, REDIS_ENV
-
-    target = (
-        connection_string
-        or os.environ.get(EVENTS_REDIS_ENV)
-        or os.environ.get(REDIS_ENV)
-        or DEFAULT_REDIS
-    )
-    address, *options = target.split(",")
-    host, _, port = address.rpartition(":")
-    kwargs: dict[str, Any] = {}
-    for option in options:
-        key, _, value = option.partition("=")
-        if key.strip() == "password":
-            kwargs["password"] = value
-        elif key.strip() == "db":
-            kwargs["db"] = int(value)
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
-
-    try:
-        return redis_lib.Redis(
-            host=host or "127.0.0.1",
-            port=int(port),
-            decode_responses=True,
-            socket_connect_timeout=5,
-            # One quick retry: a publisher must not hang on a Redis that is down.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 1),
-            **kwargs,
-        )
-    except ValueError as err:
-        raise OnlineStoreError(
-            f"cannot parse the events Redis address {target!r}",
-            where=EVENTS_REDIS_ENV,
-            hint="use host:port, e.g. 127.0.0.1:6379",
-        ) from err
+    """A client of the events Redis (see `events_target`) that decodes replies to str."""
+    return events_target(connection_string).client(decode_responses=True)
 
 
 @dataclass(frozen=True)
@@ -89,6 +68,7 @@ class Delivery:
     event: Event | None  # None: the entry could not be parsed (see `error`)
     deliveries: int
     error: str | None = None
+    raw: Mapping[bytes, bytes] = field(default_factory=dict, repr=False)  # the entry as stored
 
 
 class RedisStream:
@@ -103,11 +83,17 @@ class RedisStream:
         group: str = DEFAULT_GROUP,
         *,
         maxlen: int = DEFAULT_MAXLEN,
+        target: RedisTarget | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
         self.group = group
         self.maxlen = maxlen
+        self.target = target or target_of(client, source=_SOURCE)
+        # Entries are read undecoded: a field that is not UTF-8 must make its entry a
+        # poison event (dead-lettered), not make every read of the stream fail.
+        self._raw = derive_client(client, decode_responses=False)
+        self._blocking: dict[int, redis.Redis] = {}
 
     def send(self, event: Event) -> str:
         """XADD the event (approximately trimmed to `maxlen`); returns the entry id."""
@@ -131,16 +117,16 @@ class RedisStream:
             self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except redis_lib.exceptions.ResponseError as err:
             if "BUSYGROUP" not in str(err):
-                raise
-        except (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError) as err:
-            raise self._unreachable(err) from err
+                raise self._error(err, "create the consumer group of") from err
+        except redis_lib.exceptions.RedisError as err:
+            raise self._error(err, "create the consumer group of") from err
 
     def read_own(self, consumer: str, *, after: str = "0", count: int = 1) -> list[Delivery]:
         """Entries delivered to this consumer and not yet acknowledged, with ids > `after`
         (what a consumer restarted under the same name resumes with)."""
         self.ensure_group()
         answer = self._call(
-            "read", self.client.xreadgroup, self.group, consumer, {self.stream: after}, count=count
+            "read", self._raw.xreadgroup, self.group, consumer, {self.stream: after}, count=count
         )
         return [self._delivery(entry_id, fields) for entry_id, fields in _entries(answer)]
 
@@ -163,7 +149,7 @@ class RedisStream:
         """Deliver a pending entry to `consumer` again (one more delivery counted)."""
         answer = self._call(
             "claim",
-            self.client.xclaim,
+            self._raw.xclaim,
             self.stream,
             self.group,
             consumer,
@@ -180,7 +166,7 @@ class RedisStream:
         self.ensure_group()
         answer = self._call(
             "read",
-            self.client.xreadgroup,
+            self._reader(block_ms).xreadgroup,
             self.group,
             consumer,
             {self.stream: ">"},
@@ -194,7 +180,7 @@ class RedisStream:
         self.ensure_group()
         answer = self._call(
             "claim",
-            self.client.xautoclaim,
+            self._raw.xautoclaim,
             self.stream,
             self.group,
             consumer,
@@ -230,57 +216,85 @@ class RedisStream:
         ]
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move an entry that keeps failing to `<stream>:dead` and acknowledge it."""
-        fields = delivery.event.to_fields() if delivery.event else {}
-        fields.update(original_id=delivery.entry_id, reason=reason)
-        self._call("publish to", self.client.xadd, f"{self.stream}:dead", fields)
+        """Move an entry that keeps failing to `<stream>:dead`, as it was stored (its bytes
+        unchanged, a poison entry included) plus `original_id` and `reason`; then ack it."""
+        fields: dict[Any, Any] = dict(delivery.raw) if delivery.raw else {}
+        if not fields and delivery.event is not None:
+            fields = dict(delivery.event.to_fields())
+        fields[b"original_id"] = delivery.entry_id.encode()
+        fields[b"reason"] = redact(reason).encode()
+        self._call(
+            "publish to",
+            self._raw.xadd,
+            f"{self.stream}:dead",
+            fields,
+            maxlen=self.maxlen,
+            approximate=True,
+        )
         self.ack(delivery.entry_id)
 
-    def _delivery(self, entry_id: str, fields: Mapping[str, str]) -> Delivery:
+    def _delivery(self, entry_id: bytes | str, fields: Mapping[Any, Any]) -> Delivery:
+        entry = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
         deliveries = 1
         rows = self._call(
             "inspect",
             self.client.xpending_range,
             self.stream,
             self.group,
-            min=entry_id,
-            max=entry_id,
+            min=entry,
+            max=entry,
             count=1,
         )
         if rows:
             deliveries = int(rows[0]["times_delivered"])
+        raw = {_as_bytes(k): _as_bytes(v) for k, v in fields.items()}
         try:
-            return Delivery(entry_id, Event.from_fields(fields), deliveries)
-        except InputError as err:
-            return Delivery(entry_id, None, deliveries, error=str(err))
+            return Delivery(entry, Event.from_fields(raw), deliveries, raw=raw)
+        except Exception as err:  # any unreadable entry is a poison event, never a crash
+            return Delivery(entry, None, deliveries, error=redact(err), raw=raw)
+
+    def _reader(self, block_ms: int | None) -> redis.Redis:
+        """The raw client, or for a blocking read one whose read timeout outlasts the block."""
+        if not block_ms:
+            return self._raw
+        if block_ms not in self._blocking:
+            timeout = block_ms / 1000 + self.target.read_timeout
+            self._blocking[block_ms] = derive_client(self._raw, socket_timeout=timeout)
+        return self._blocking[block_ms]
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import redis as redis_lib
 
         try:
             return fn(*args, **kwargs)
-        except (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError) as err:
-            raise self._unreachable(err) from err
-        except redis_lib.exceptions.ResponseError as err:
-            raise OnlineStoreError(
-                f"Redis refused to {action} stream {self.stream!r}: {err}",
-                where=self._where(),
+        except redis_lib.exceptions.RedisError as err:
+            raise self._error(err, action) from err
+
+    def _error(self, err: BaseException, action: str) -> OnlineStoreError:
+        from skewguard.store.redis_errors import Fault, classify, online_store_error
+
+        found = online_store_error(err, self.target, f"{action} stream {self.stream!r}")
+        if classify(err) is Fault.REFUSED:
+            return OnlineStoreError(
+                found.what,
+                where=found.where,
                 hint="check that the key is a stream and the server is Redis 6.2 or newer",
-            ) from err
-
-    def _where(self) -> str:
-        kw = self.client.connection_pool.connection_kwargs
-        return f"{kw.get('host')}:{kw.get('port')}"
-
-    def _unreachable(self, err: BaseException) -> OnlineStoreError:
-        return OnlineStoreError(
-            f"the events Redis is unreachable: {err}",
-            where=self._where(),
-            hint=f"start it, or set {EVENTS_REDIS_ENV} (or pass --events-redis) to a running one",
-        )
+            )
+        if classify(err) is Fault.UNREACHABLE:
+            return OnlineStoreError(
+                f"the events Redis is unreachable: {redact(err)}",
+                where=found.where,
+                hint=f"start it, or set {EVENTS_REDIS_ENV} (or pass --events-redis) to a "
+                "running one",
+            )
+        return found
 
 
-def _entries(answer: Any) -> list[tuple[str, dict[str, str]]]:
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _entries(answer: Any) -> list[tuple[Any, dict[Any, Any]]]:
     if not answer:
         return []
     # [[stream, [(id, fields), ...]]]; a deleted entry comes back with fields None.

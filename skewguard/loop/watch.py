@@ -21,7 +21,6 @@ raised, or whose event reached no sink, is not recorded and is tried again next 
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import InputError, SkewguardError
+from skewguard.loop.watch_state import read_state, write_state
 
 if TYPE_CHECKING:
     from skewguard.checking.joined import ReplayResult
@@ -49,7 +49,6 @@ __all__ = [
     "state_path_default",
 ]
 
-STATE_VERSION = 1
 _DAY = re.compile(r"^(?:__log_date=)?(\d{4}-\d{2}-\d{2})$")
 
 
@@ -170,34 +169,7 @@ def minute_windows(
     return windows
 
 
-# -- state -----------------------------------------------------------------------------
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    """The watcher's state; an empty one when the file does not exist yet."""
-    try:
-        state = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {"schema_version": STATE_VERSION, "windows": {}, "last_trigger": {}}
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"the watch state file is not valid JSON: {err}",
-            where=str(path),
-            hint="restore it, or delete it to check every window again",
-        ) from err
-    if state.get("schema_version") != STATE_VERSION:
-        raise InputError(
-            f"unsupported watch state version {state.get('schema_version')!r}",
-            where=str(path),
-            hint="delete it to check every window again",
-        )
-    return dict(state)
-
-
-def _write_state(path: Path, state: dict[str, Any]) -> None:
-    from skewguard.loop.model import write_json_atomic
-
-    write_json_atomic(path, state)
+# -- training reference -------------------------------------------------------------
 
 
 def training_reference(config: WatchConfig) -> Path:
@@ -320,7 +292,7 @@ def watch_once(
                 "event_id": event.event_id,
             }
         state["windows"][window.id] = record
-        _write_state(config.state, state)
+        write_state(config.state, state)
         say(
             f"window {window.id}: {verdict.upper()} ({record['action']}"
             + (f" {record['event_id']}" if record["event_id"] else "")

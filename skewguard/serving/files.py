@@ -7,6 +7,11 @@
 hidden name (`.part-....parquet.tmp`, which pyarrow's dataset discovery skips) and
 renamed into place once complete, so no reader ever sees half a file.
 
+A batch written under a name (`batch`, the writer id and batch number) gives each of its
+files the name `part-<UTC write time>-<batch>.parquet`. Written again with `resume=True`
+(after its writer process or its whole server died mid-batch), the dates whose file is
+already there are skipped, so a batch is never on disk twice.
+
 Used by the serving log writer, in the serving process or in its writer process.
 """
 
@@ -38,8 +43,10 @@ class BatchResult:
 
     written: int = 0  # rows now in files on disk
     files: int = 0
+    skipped: int = 0  # rows of a resumed batch whose file was on disk already
     failed: int = 0  # rows lost to an encode or write error
     errors: list[str] = field(default_factory=list)  # "<Type>: <message>", one per failure
+    retryable: bool = False  # the writer process died: the batch may be written again
 
     def fail(self, rows: int, err: BaseException) -> None:
         self.failed += rows
@@ -56,16 +63,36 @@ class LogFileWriter:
         self._token = uuid.uuid4().hex[:8]
         self._seq = itertools.count()
 
-    def write(self, table: pa.Table, result: BatchResult) -> None:
-        """Write `table` (one file per log date), adding the outcome to `result`."""
+    def write(
+        self,
+        table: pa.Table,
+        result: BatchResult,
+        *,
+        batch: str | None = None,
+        resume: bool = False,
+    ) -> None:
+        """Write `table` (one file per log date), adding the outcome to `result`. With
+        `resume`, a date whose file of this `batch` exists already is skipped (counted in
+        `result.skipped`)."""
         for part_date, part in self._partitions(table):
             try:
-                self._write_file(part, part_date)
+                if resume and batch and self._exists(part_date, batch):
+                    result.skipped += part.num_rows
+                    continue
+                self._write_file(part, part_date, batch)
             except Exception as err:
                 result.fail(part.num_rows, err)
             else:
                 result.written += part.num_rows
                 result.files += 1
+
+    def _folder(self, part_date: date | None) -> Path:
+        if not self.partitioned:
+            return self.folder
+        return self.folder / (part_date.isoformat() if part_date else "unknown-date")
+
+    def _exists(self, part_date: date | None, batch: str) -> bool:
+        return any(self._folder(part_date).glob(f"part-*-{batch}.parquet"))
 
     def _partitions(self, table: pa.Table) -> list[tuple[date | None, pa.Table]]:
         if not self.partitioned:
@@ -77,13 +104,12 @@ class LogFileWriter:
             out.append((value, table.filter(mask)))
         return out
 
-    def _write_file(self, table: pa.Table, part_date: date | None) -> Path:
-        folder = self.folder
-        if self.partitioned:
-            folder = folder / (part_date.isoformat() if part_date else "unknown-date")
+    def _write_file(self, table: pa.Table, part_date: date | None, batch: str | None) -> Path:
+        folder = self._folder(part_date)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"part-{stamp}-{self._token}-{next(self._seq):06d}.parquet"
+        batch = batch or f"{self._token}-{next(self._seq):06d}"
+        name = f"part-{stamp}-{batch}.parquet"
         final = folder / name
         tmp = folder / f"{_TMP_PREFIX}{name}{_TMP_SUFFIX}"
         try:

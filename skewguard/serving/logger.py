@@ -120,6 +120,7 @@ class FeatureLogger:
         moment = self._request_time(request_time)
         service_log = self._service_log(features)
         response = _call_feast(
+            self.store,
             self.store.get_online_features,
             features=service_log.service,
             entity_rows=entity_rows,
@@ -281,19 +282,12 @@ def _request_data(
     return {f: [row.get(f) for row in entity_rows] for f in fields}
 
 
-def _call_feast(fn: Callable[..., Any], **kwargs: Any) -> Any:
+def _call_feast(store: FeatureStore, fn: Callable[..., Any], **kwargs: Any) -> Any:
     import redis
 
-    from skewguard.errors import OnlineStoreError
-    from skewguard.store.repo import raise_redis_unreachable
+    from skewguard.store.repo import redis_failure
 
     try:
         return fn(**kwargs)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
-        raise_redis_unreachable(err)
     except redis.exceptions.RedisError as err:
-        raise OnlineStoreError(
-            f"Redis refused to read features: {err}",
-            where="get_online_features",
-            hint="check the server log",
-        ) from err
+        raise redis_failure(err, store, "read features") from err

@@ -8,8 +8,9 @@ them, on the other core, at a lower CPU priority than serving.
 
 `ProcessSink` is the serving side. It starts the child, sends it each batch of buffered
 items (pickled, in chunks) and waits for the child's `BatchResult` on its writer thread,
-whose only work is pickling and blocking pipe I/O. If the child dies, the batch's rows are
-counted as failed, with the exit code as the error, and the next batch starts a new child.
+whose only work is pickling and blocking pipe I/O. If the child dies, the batch's result says so
+(`retryable`, the exit code as the error); the writer sends the batch once more to a new
+child, which completes it without writing any date twice (`LogFileWriter.write(resume=True)`).
 
 The child ignores SIGINT and SIGTERM: a signal sent to the whole process group (Ctrl-C,
 a container stop) must not kill it before the server hands over its last rows. It exits
@@ -46,9 +47,14 @@ _PIPE_BYTES = 4 << 20  # pipe to the writer process (capped by /proc/sys/fs/pipe
 
 
 def encode_and_write(
-    encode: Callable[[Sequence[Any]], Any], items: Sequence[Any], rows: int, files: LogFileWriter
+    encode: Callable[[Sequence[Any]], Any],
+    items: Sequence[Any],
+    rows: int,
+    files: LogFileWriter,
+    batch: str | None = None,
+    resume: bool = False,
 ) -> BatchResult:
-    """Encode `items` (holding `rows` log rows) into one table and write it."""
+    """Encode `items` (holding `rows` log rows) into one table and write it as `batch`."""
     result = BatchResult()
     try:
         table = encode(items)
@@ -56,7 +62,7 @@ def encode_and_write(
         log.exception("%s: could not encode %d log rows", files.folder, rows)
         result.fail(rows, err)
         return result
-    files.write(table, result)
+    files.write(table, result, batch=batch, resume=resume)
     return result
 
 
@@ -108,7 +114,9 @@ class ProcessSink:
             )
         self._process = process
 
-    def write(self, items: Sequence[Any], rows: int) -> BatchResult:
+    def write(
+        self, items: Sequence[Any], rows: int, batch: str | None = None, resume: bool = False
+    ) -> BatchResult:
         try:
             chunks = [
                 pickle.dumps(("items", items[i : i + _CHUNK]), protocol=5)
@@ -124,21 +132,21 @@ class ProcessSink:
             assert process is not None and process.stdin and process.stdout
             for chunk in chunks:
                 _send_bytes(process.stdin, chunk, flush=False)
-            _send(process.stdin, ("write", rows))
+            _send(process.stdin, ("write", (rows, batch, resume)))
             reply = _receive(process.stdout)
             if not isinstance(reply, BatchResult):
                 raise EOFError(_exit_reason(process))
             return reply
         except (OSError, EOFError, RuntimeError) as err:
-            # Rows the child wrote before dying may be on disk; they are counted as
-            # failed because no one can confirm them.
+            # Rows the child wrote before dying may be on disk: the writer sends the batch
+            # again with resume=True, which skips the dates already written.
             failure: BaseException = err
             if self._process is not None:
                 _stop(self._process, timeout=5)
                 reason = _exit_reason(self._process)
                 failure = RuntimeError(f"the log writer process failed: {reason}")
                 self._process = None
-            result = BatchResult()
+            result = BatchResult(retryable=True)
             result.fail(rows, failure)
             return result
 
@@ -258,7 +266,8 @@ def main() -> int:
         if kind == "items":
             items.extend(payload)
         elif kind == "write":
-            result = encode_and_write(encode, items, payload, files)
+            rows, batch, resume = payload
+            result = encode_and_write(encode, items, rows, files, batch, resume)
             items = []
             _send(replies, result)
     return 0

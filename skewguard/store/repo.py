@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import FeatureRepoError, OnlineStoreError
+from skewguard.store.connection import DEFAULT_REDIS, REDIS_ENV, RedisTarget, resolve_target
 from skewguard.store.location import REPO_ENV, RepoLocation, locate_repo
+from skewguard.store.redaction import redact
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -36,11 +38,9 @@ __all__ = [
     "apply_repo",
     "get_feature_service",
     "data_dir",
-    "raise_redis_unreachable",
+    "redis_failure",
+    "store_redis_target",
 ]
-
-REDIS_ENV = "SKEWGUARD_REDIS"
-DEFAULT_REDIS = "127.0.0.1:6379"
 
 
 def find_repo(repo: str | Path | None = None) -> Path:
@@ -54,30 +54,40 @@ def data_dir(repo: Path) -> Path:
 
 
 def open_store(repo: str | Path | None = None) -> FeatureStore:
-    """A FeatureStore for the repo (`locate_repo`), on `$SKEWGUARD_REDIS` when it is set."""
+    """A FeatureStore for the repo (`locate_repo`), its Redis reached through skewguard's
+    connection helper (`skewguard.store.connection`: timeouts, TLS, URLs, masked passwords).
+
+    feature_store.yaml names its Redis itself; `$SKEWGUARD_REDIS`, when set, replaces that
+    connection string for skewguard (the tests and the demo's embedded Redis use it)."""
     location = locate_repo(repo)
+    configured = resolve_target(env=(REDIS_ENV,)) if os.environ.get(REDIS_ENV) else None
     from feast import FeatureStore
+
+    from skewguard.store.redis_online import use_skewguard_redis
 
     _quiet_known_feast_warnings()
     try:
-        return FeatureStore(repo_path=str(location.folder), config=_load_config(location))
+        store = FeatureStore(
+            repo_path=str(location.folder), config=_load_config(location, configured)
+        )
     except FeatureRepoError:
         raise
     except Exception as err:  # Feast raises many types for a bad yaml
         raise FeatureRepoError(
-            f"cannot load the feature repo: {err}",
+            f"cannot load the feature repo: {redact(err)}",
             where=str(location.config),
             hint="fix the file; `feast plan` in that folder shows Feast's own diagnosis",
         ) from err
+    use_skewguard_redis(store, configured)
+    return store
 
 
-def _load_config(location: RepoLocation) -> Any:
+def _load_config(location: RepoLocation, target: RedisTarget | None) -> Any:
     from feast.repo_config import load_repo_config
 
     config = load_repo_config(location.folder, location.config)
-    redis = os.environ.get(REDIS_ENV)
-    if redis and getattr(config.online_store, "type", None) == "redis":
-        config.online_store.connection_string = redis
+    if target is not None and getattr(config.online_store, "type", None) == "redis":
+        config.online_store.connection_string = target.feast_string()
     return config
 
 
@@ -128,7 +138,7 @@ def apply_repo(repo: str | Path | None = None) -> FeatureStore:
     try:
         store.apply(objects)
     except Exception as err:
-        _raise_if_redis_down(err)
+        _raise_if_redis_error(err, store)
         raise
     return store
 
@@ -173,17 +183,27 @@ def choose_feature_service(store: FeatureStore, name: str | None = None) -> str:
     )
 
 
-def _raise_if_redis_down(err: BaseException) -> None:
+def _raise_if_redis_error(err: BaseException, store: FeatureStore) -> None:
     import redis
 
-    if isinstance(err, redis.exceptions.ConnectionError):
-        raise_redis_unreachable(err)
+    if isinstance(err, redis.exceptions.RedisError):
+        raise redis_failure(err, store, "apply the feature repo") from err
 
 
-def raise_redis_unreachable(err: BaseException) -> None:
-    target = os.environ.get(REDIS_ENV) or "the connection_string of feature_store.yaml"
-    raise OnlineStoreError(
-        f"Redis is unreachable: {err}",
-        where=target,
-        hint=f"start redis-server there, or set {REDIS_ENV}=host:port to a running one",
-    ) from err
+def store_redis_target(store: FeatureStore | None = None) -> RedisTarget:
+    """The Redis `store` talks to (opened by `open_store`), else the configured one."""
+    if store is not None:
+        from skewguard.store.redis_online import store_target
+
+        found = store_target(store)
+        if found is not None:
+            return found
+    return resolve_target(env=(REDIS_ENV,))
+
+
+def redis_failure(err: BaseException, store: FeatureStore | None, action: str) -> OnlineStoreError:
+    """The package's error for a failed Redis call: rejected password, timeout, TLS or
+    unreachable, said as such, the password masked."""
+    from skewguard.store.redis_errors import online_store_error
+
+    return online_store_error(err, store_redis_target(store), action)
