@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.chdir and getattr(args, "repo", None) is None:
+    if getattr(args, "chdir", None) and getattr(args, "repo", None) is None:
         args.repo = args.chdir
     stdout = PipeSafeStream(sys.stdout)
     sys.stdout = stdout  # type: ignore[assignment]

@@ -79,7 +79,16 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def _lookup_args(repo: Path) -> list[str]:
-    return ["lookup", "--repo", str(repo), "--json", "--entity", "customer_id=1,product_id=1"]
+    return [
+        "lookup",
+        "--repo",
+        str(repo),
+        "--feature-service",
+        "recommender_v1",
+        "--json",
+        "--entity",
+        "customer_id=1,product_id=1",
+    ]
 
 
 # -- connection strings: URLs, passwords, TLS ---------------------------------------------
