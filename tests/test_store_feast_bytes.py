@@ -83,15 +83,20 @@ def test_values_are_feasts(case: str) -> None:
     @PROPERTY
     @given(strategy)
     def check(column: pa.Array) -> None:
+        if value_type == ValueType.BYTES and not any(column.to_pylist()):
+            return  # Feast's batch-dependent quirk, see the next test
         assert ours(column, value_type) == feast_values(column, value_type)
 
     check()
 
 
-def test_empty_bytes_are_a_value_only_beside_other_values() -> None:
-    # Feast's quirk, kept: a column of only None and b"" is written as empty Values.
-    assert ours(pa.array([b"", None]), ValueType.BYTES) == [b"", b""]
+def test_empty_bytes_are_always_a_value() -> None:
+    # Feast stores b"" as a value only when its write batch also holds a non-empty one
+    # (its type check skips empty values); skewguard always does, whatever the batch.
+    assert feast_values(pa.array([b"", None]), ValueType.BYTES) == [b"", b""]
+    assert ours(pa.array([b"", None]), ValueType.BYTES) == [b"\n\x00", b""]
     assert ours(pa.array([b"", b"x"]), ValueType.BYTES) == [b"\n\x00", b"\n\x01x"]
+    assert feast_values(pa.array([b"", b"x"]), ValueType.BYTES) == [b"\n\x00", b"\n\x01x"]
 
 
 def test_missing_values_are_empty_protobufs() -> None:

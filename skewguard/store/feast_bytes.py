@@ -15,6 +15,11 @@ batch. Scalar types whose Arrow type is the natural one (Float64 as float64, Int
 integer type, String as string, ...) are encoded with numpy, byte for byte what the
 protobuf library produces; any other type or column goes through Feast's own
 `python_values_to_proto_values`, so the result is Feast's whatever the type.
+
+One difference, on purpose: Feast writes b"" in a Bytes column as an empty Value (like
+None) when no other row of its write batch has a non-empty value, and as b"" otherwise,
+so its result depends on where its batches start. Here b"" is always b"", which is what
+Feast writes whenever the window holds any non-empty value of that feature.
 """
 
 from __future__ import annotations
@@ -80,10 +85,6 @@ def _fixed(tag: int, values: np.ndarray, absent: np.ndarray) -> Padded:
 def _length_delimited(tag: int, column: pa.Array) -> list[Piece]:
     ragged = Ragged.from_arrow(column)
     absent = column.is_null().to_numpy(zero_copy_only=False)
-    if tag == _BYTES_TAG and not ragged.lengths().any():
-        # Feast infers nothing from a column of only None and b"" (neither counts as a
-        # value for its type check) and writes an empty Value for every row.
-        absent = np.ones(len(ragged), dtype=bool)
     return [_tagged(tag, varint(ragged.lengths()), absent), ragged]
 
 
