@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -18,44 +18,11 @@ import pytest
 import redis
 from feast.infra.online_stores.redis import RedisOnlineStore
 from feast.value_type import ValueType
-from store_fixtures import project_hashes, repo_config, typed_view, write_both
+from store_fixtures import BASE, project_hashes, random_rows, repo_config, typed_view, write_both
 
 from skewguard.store.feast_bytes import entity_key_pieces, event_micros, value_pieces
 from skewguard.store.redis_writer import RedisWriter, ViewLayout
 from skewguard.store.rowbytes import join_ragged
-
-BASE = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def random_rows(
-    rng: np.random.Generator, n: int, entities: int, spread_hours: int
-) -> pa.RecordBatch:
-    """Rows with repeated keys, tied times, missing values of every type."""
-
-    def holes(values: list) -> list:
-        return [None if rng.random() < 0.15 else v for v in values]
-
-    times = [BASE + timedelta(hours=int(h)) for h in rng.integers(0, spread_hours, n)]
-    amount = rng.normal(100, 30, n).tolist()
-    amount[0] = float("nan")
-    return pa.record_batch(
-        {
-            "customer_id": pa.array(rng.integers(1, entities + 1, n), pa.int64()),
-            "event_timestamp": pa.array(times, pa.timestamp("us", tz="UTC")),
-            "amount": pa.array(holes(amount), pa.float64()),
-            "ratio": pa.array(holes(rng.random(n).tolist()), pa.float32()),
-            "count": pa.array(holes(rng.integers(-5, 10**6, n).tolist()), pa.int64()),
-            "age": pa.array(holes(rng.integers(-3, 99, n).tolist()), pa.int32()),
-            "tier": pa.array(holes(rng.choice(["gold", "", "é"], n).tolist()), pa.string()),
-            "flag": pa.array(holes((rng.random(n) < 0.5).tolist()), pa.bool_()),
-            "tags": pa.array(
-                holes(
-                    [rng.choice(["a", "b", "c"], int(k)).tolist() for k in rng.integers(0, 3, n)]
-                ),
-                pa.list_(pa.string()),
-            ),
-        }
-    )
 
 
 @pytest.fixture
