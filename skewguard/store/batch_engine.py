@@ -41,7 +41,7 @@ from skewguard.store.feast_bytes import (
     event_micros,
     value_pieces,
 )
-from skewguard.store.offline_batches import latest_rows
+from skewguard.store.offline_batches import latest_rows, prefetched
 from skewguard.store.redis_writer import RedisWriter, ViewLayout, WriteCounts
 
 __all__ = ["RedisBatchEngine", "RedisBatchEngineConfig", "fallback_reason"]
@@ -147,7 +147,7 @@ class RedisBatchEngine(LocalComputeEngine):
         mapping = view.batch_source.field_mapping or {}
         writer = RedisWriter(self.online_store._get_client(online), layout)
         try:
-            for batch in latest_rows(
+            batches = latest_rows(
                 self.offline_store,
                 config,
                 view.batch_source,
@@ -159,7 +159,8 @@ class RedisBatchEngine(LocalComputeEngine):
                 task.end_time,
                 batch_size=self.batch_size,
                 rows_per_pass=self.rows_per_pass,
-            ):
+            )
+            for batch in prefetched(batches):
                 micros = event_micros(batch.column(timestamp_field))
                 batch = batch.rename_columns([mapping.get(c, c) for c in batch.column_names])
                 writer.write(

@@ -19,8 +19,11 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
 import ibis
 import pyarrow as pa
@@ -29,7 +32,10 @@ from feast.infra.offline_stores.ibis import IbisRetrievalJob, deduplicate
 from feast.infra.offline_stores.offline_store import OfflineStore
 from feast.repo_config import RepoConfig
 
-__all__ = ["latest_rows"]
+__all__ = ["latest_rows", "prefetched"]
+
+T = TypeVar("T")
+_DONE = object()
 
 
 def latest_rows(
@@ -109,3 +115,43 @@ def _duckdb_passes(
         # duckdb >= 1.4 names it to_arrow_reader; older releases fetch_arrow_reader.
         reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
         yield from reader(batch_size)
+
+
+def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """The items, produced by a background thread up to `depth` ahead of the consumer.
+
+    DuckDB computes a deduplication pass and decodes batches without holding the GIL, so
+    the next batches are read while the current one is encoded and written. Errors of the
+    producer are raised in the consumer; leaving the loop early stops the producer.
+    """
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as err:  # handed to the consumer
+            buffer.put(err)
+
+    thread = threading.Thread(target=produce, name="skewguard offline read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
