@@ -63,13 +63,41 @@ CASES = {
     "String": (column_of(texts, pa.string()), ValueType.STRING),
     "String (large)": (column_of(texts, pa.large_string()), ValueType.STRING),
     "Bytes": (column_of(st.binary(max_size=30), pa.binary()), ValueType.BYTES),
-    # Not vectorised: Feast's own conversion, the same bytes by construction.
     "Array(String)": (
-        column_of(st.lists(texts, max_size=4), pa.list_(pa.string())),
+        column_of(st.lists(st.none() | texts, max_size=4), pa.list_(pa.string())),
         ValueType.STRING_LIST,
     ),
+    "Array(String) (large)": (
+        column_of(st.lists(texts, max_size=4), pa.large_list(pa.string())),
+        ValueType.STRING_LIST,
+    ),
+    "Array(Bytes)": (
+        column_of(st.lists(st.binary(max_size=6), max_size=4), pa.list_(pa.binary())),
+        ValueType.BYTES_LIST,
+    ),
     "Array(Float64)": (
-        column_of(st.lists(st.floats(allow_nan=False), max_size=4), pa.list_(pa.float64())),
+        column_of(st.lists(doubles, max_size=4), pa.list_(pa.float64())),
+        ValueType.DOUBLE_LIST,
+    ),
+    "Array(Float32)": (
+        column_of(st.lists(float32s, max_size=4), pa.list_(pa.float32())),
+        ValueType.FLOAT_LIST,
+    ),
+    "Array(Int64)": (
+        column_of(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=4), pa.list_(pa.int64())),
+        ValueType.INT64_LIST,
+    ),
+    "Array(Int32)": (
+        column_of(st.lists(int32s, max_size=4), pa.list_(pa.int32())),
+        ValueType.INT32_LIST,
+    ),
+    "Array(Bool)": (
+        column_of(st.lists(st.booleans(), max_size=4), pa.list_(pa.bool_())),
+        ValueType.BOOL_LIST,
+    ),
+    # Not vectorised: Feast's own conversion, the same bytes by construction.
+    "Array(Float64) with missing elements": (
+        column_of(st.lists(st.none() | doubles, max_size=4), pa.list_(pa.float64())),
         ValueType.DOUBLE_LIST,
     ),
     "Float64 from int64": (column_of(int64s, pa.int64()), ValueType.DOUBLE),
@@ -197,3 +225,14 @@ def test_a_missing_join_key_is_an_error() -> None:
     batch = pa.record_batch({"customer_id": pa.array([1, None])})
     with pytest.raises(ValueError, match="join key 'customer_id'"):
         entity_key_pieces(batch, {"customer_id": ValueType.INT64}, 3, "p")
+
+
+def test_lists_sliced_or_null_over_values_are_feasts() -> None:
+    sliced = pa.array([["skip"], ["a", "b"], [], None, ["c"]], pa.list_(pa.string())).slice(1, 4)
+    assert ours(sliced, ValueType.STRING_LIST) == feast_values(sliced, ValueType.STRING_LIST)
+    # A null list whose offsets still cover child values (legal Arrow).
+    covered = pa.ListArray.from_arrays(
+        pa.array([0, 2, 3], pa.int32()), pa.array([1, 2, 3]), mask=pa.array([False, True])
+    )
+    assert covered.to_pylist() == [[1, 2], None]
+    assert ours(covered, ValueType.INT64_LIST) == feast_values(covered, ValueType.INT64_LIST)

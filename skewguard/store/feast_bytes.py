@@ -11,10 +11,11 @@ a Redis hash:
 - the field "_ts:<view>": the serialized `google.protobuf.Timestamp` of the event time.
 
 The functions here produce those bytes as `rowbytes` pieces for every row of an Arrow
-batch. Scalar types whose Arrow type is the natural one (Float64 as float64, Int64 as an
-integer type, String as string, ...) are encoded with numpy, byte for byte what the
-protobuf library produces; any other type or column goes through Feast's own
-`python_values_to_proto_values`, so the result is Feast's whatever the type.
+batch. Scalar and list types whose Arrow type is the natural one (Float64 as float64,
+Int64 as an integer type, String as string, Array(String) as a list of strings, ...) are
+encoded with numpy, byte for byte what the protobuf library produces; any other type or
+column goes through Feast's own `python_values_to_proto_values`, so the result is
+Feast's whatever the type.
 
 One difference, on purpose: Feast writes b"" in a Bytes column as an empty Value (like
 None) when no other row of its write batch has a non-empty value, and as b"" otherwise,
@@ -35,7 +36,16 @@ from feast.protos.feast.types.Value_pb2 import ValueType as ProtoValueType
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
-from skewguard.store.rowbytes import Const, Padded, Piece, Ragged, put, varint
+from skewguard.store.rowbytes import (
+    Const,
+    Padded,
+    Piece,
+    Ragged,
+    join_ragged,
+    piece_lengths,
+    put,
+    varint,
+)
 
 __all__ = [
     "entity_key_pieces",
@@ -63,16 +73,17 @@ _INT64_SOURCES += (pa.uint32(),)
 _INT32_SOURCES = (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16())
 
 
-def _tagged(tag: int, body: Padded, absent: np.ndarray | None) -> Padded:
-    """tag byte + body on each row; rows where `absent` is True are empty."""
-    n = body.matrix.shape[0]
-    matrix = np.empty((n, 1 + body.width), dtype=np.uint8)
-    matrix[:, 0] = tag
-    put(matrix, 1, body.matrix)
+def _tagged(tag: int | bytes, body: Padded, absent: np.ndarray | None) -> Padded:
+    """tag byte(s) + body on each row; rows where `absent` is True are empty."""
+    prefix = bytes([tag]) if isinstance(tag, int) else tag
+    n, k = body.matrix.shape[0], len(prefix)
+    matrix = np.empty((n, k + body.width), dtype=np.uint8)
+    matrix[:, :k] = np.frombuffer(prefix, dtype=np.uint8)
+    put(matrix, k, body.matrix)
     if absent is None or not absent.any():
-        lengths = None if body.lengths is None else body.lengths + 1
+        lengths = None if body.lengths is None else body.lengths + k
     else:
-        lengths = np.where(absent, 0, body.row_lengths() + 1)
+        lengths = np.where(absent, 0, body.row_lengths() + k)
     return Padded(matrix, lengths)
 
 
@@ -86,6 +97,62 @@ def _length_delimited(tag: int, column: pa.Array) -> list[Piece]:
     ragged = Ragged.from_arrow(column)
     absent = column.is_null().to_numpy(zero_copy_only=False)
     return [_tagged(tag, varint(ragged.lengths()), absent), ragged]
+
+
+# Lists: the Value's field tag (2 bytes from field 16 on), the Arrow element types taken
+# as natural, and how an element is encoded inside the list message (field 1).
+_LIST_SPECS: dict[ValueType, tuple[bytes, tuple[pa.DataType, ...], str]] = {
+    ValueType.BYTES_LIST: (b"\x5a", (pa.binary(), pa.large_binary()), "text"),
+    ValueType.STRING_LIST: (b"\x62", (pa.string(), pa.large_string()), "text"),
+    ValueType.INT32_LIST: (b"\x6a", _INT32_SOURCES, "varint"),
+    ValueType.INT64_LIST: (b"\x72", _INT64_SOURCES, "varint"),
+    ValueType.DOUBLE_LIST: (b"\x7a", (pa.float64(),), "double"),
+    ValueType.FLOAT_LIST: (b"\x82\x01", (pa.float32(),), "float"),
+    ValueType.BOOL_LIST: (b"\x8a\x01", (pa.bool_(),), "bool"),
+}
+
+
+def _list_elements(values: pa.Array, kind: str) -> list[Piece]:
+    """Each element as the list message encodes it (a None string as "", as Feast does)."""
+    n = len(values)
+    if kind == "text":  # repeated string/bytes: one field per element
+        ragged = Ragged.from_arrow(values)  # None -> "" as Feast's _sanitize_list_value
+        return [Const(b"\x0a"), varint(ragged.lengths()), ragged]
+    if kind == "varint":  # packed: the values only
+        numbers = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return [varint(numbers.view(np.uint64))]
+    if kind == "bool":
+        flags = values.to_numpy(zero_copy_only=False).astype(np.uint8)
+        return [Padded(flags.reshape(n, 1))]
+    width = 8 if kind == "double" else 4
+    numbers = values.to_numpy(zero_copy_only=False)
+    return [Padded(np.ascontiguousarray(numbers).view(np.uint8).reshape(n, width))]
+
+
+def _list_value(column: pa.Array, value_type: ValueType) -> list[Piece] | None:
+    """The list Value of every row; None when not vectorised (Feast's path then)."""
+    spec = _LIST_SPECS.get(value_type)
+    arrow = column.type
+    if spec is None or not (pa.types.is_list(arrow) or pa.types.is_large_list(arrow)):
+        return None
+    tag, element_types, kind = spec
+    if arrow.value_type not in element_types:
+        return None
+    offsets = column.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    absent = column.is_null().to_numpy(zero_copy_only=False)
+    if (np.diff(offsets)[absent] != 0).any():
+        return None  # a null list over child values: legal Arrow, left to Feast
+    first, last = int(offsets[0]), int(offsets[-1])
+    elements = join_ragged(
+        _list_elements(column.values.slice(first, last - first), kind), last - first
+    )
+    inner = Ragged(elements.data, elements.offsets[offsets - first])  # each row's elements
+    if kind == "text":
+        body: list[Piece] = [inner]
+    else:  # packed: one length-delimited field 1, absent for an empty list
+        body = [_tagged(0x0A, varint(inner.lengths()), inner.lengths() == 0), inner]
+    total = piece_lengths(body, len(column))
+    return [_tagged(tag, varint(total), absent), *body]
 
 
 def _feast_values(column: pa.Array, value_type: ValueType) -> Ragged:
@@ -125,7 +192,7 @@ def value_pieces(column: pa.Array, value_type: ValueType) -> list[Piece]:
         pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow)
     ):
         return _length_delimited(_BYTES_TAG, column)
-    return [_feast_values(column, value_type)]
+    return _list_value(column, value_type) or [_feast_values(column, value_type)]
 
 
 def event_micros(column: pa.Array) -> np.ndarray:
