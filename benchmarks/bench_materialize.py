@@ -1,18 +1,15 @@
 """Benchmark: materialize into Redis with Feast's own engine and with skewguard's.
 
     python benchmarks/bench_materialize.py [--rows 1000000[,4000000]] [--runs 3]
-        [--feast-rows 100000] [--feast-runs 3] [--repo-views] [--json FILE]
-
-The figures in docs/materialize.md come from
-`--rows 100000,1000000,4000000 --feast-rows 100000 --repo-views`.
+        [--feast-rows 100000] [--feast-runs 3] [--views scalar,repo] [--json FILE]
 
 Data (one repo per row count, in a temp folder):
 - the `scalar` view: a parquet source of N rows, one per entity, so every row is written:
   10 scalar features (3 Float64, 2 Float32, 2 Int64, 1 Int32, 1 Bool, 1 String), about
   5% of each missing;
-- with --repo-views, the repo's own views (customer_profile with its Array(String),
-  product_stats) on a generated world of about N source rows; the latest row of each
-  customer and product is written.
+- the `repo` views (with --views repo): the repo's own customer_profile (with its
+  Array(String)) and product_stats on a generated world of about N source rows; the
+  latest row of each customer and product is written.
 
 Redis is a private redis-server (the binary skewguard ships) on a free loopback port,
 emptied before every run and stopped at the end. Each run is a fresh child process that
@@ -276,13 +273,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--feast-rows", type=counts, default=[100_000], help="0: skip Feast")
     parser.add_argument("--feast-runs", type=int, default=3)
-    parser.add_argument("--repo-views", action="store_true", help="also the repo's own views")
+    parser.add_argument(
+        "--views",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=["scalar"],
+        help="comma-separated: scalar (10 scalar features), repo (the repo's own views)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
 
     from skewguard.online import EmbeddedRedis
 
-    kinds = ["scalar", "repo"] if args.repo_views else ["scalar"]
+    kinds = [v for v in ("scalar", "repo") if v in args.views]
     workdir = Path(tempfile.mkdtemp(prefix="sg-bench-mat-"))
     results = []
     try:
