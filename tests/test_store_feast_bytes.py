@@ -236,3 +236,12 @@ def test_lists_sliced_or_null_over_values_are_feasts() -> None:
     )
     assert covered.to_pylist() == [[1, 2], None]
     assert ours(covered, ValueType.INT64_LIST) == feast_values(covered, ValueType.INT64_LIST)
+
+
+def test_large_int64_values_stay_exact_beside_missing_ones() -> None:
+    # Feast reads an Int64 column with a missing value as float64 and rounds beyond 2^53.
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    column = pa.array([2**53 + 1, None])
+    assert Value.FromString(ours(column, ValueType.INT64)[0]).int64_val == 2**53 + 1
+    assert Value.FromString(feast_values(column, ValueType.INT64)[0]).int64_val == 2**53
