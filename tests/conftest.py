@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+# Redis Cluster fixtures (redis_cluster, cluster_repo) for any test that needs them.
+pytest_plugins = ["cluster_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REPO_SOURCE = ROOT / "feature_repo"
 TEST_END = datetime(2026, 11, 20, tzinfo=UTC)

