@@ -14,8 +14,10 @@ Why, in Feast's code (feast/utils.py, `_augment_response_with_on_demand_transfor
   (utils.py:1034), so under full names a type is inferred from the values.
 
 Offline, `transform_arrow` keeps only the UDF's returned mapping and renames either
-form, so returning both forms there makes duplicate columns (a KeyError). What works on
-every path is in the last test, and is what `customer_product_fit` does.
+form, so returning both forms there makes duplicate columns (a KeyError). Singleton mode
+selects the same way (and computes only a request's first row); answering in the name
+form the inputs came in fails `feast apply`'s schema check. What works on every path is
+in the last test, and is what `customer_product_fit` does.
 
 These tests pin Feast's behaviour: if the first one fails after a Feast upgrade, the bug
 is fixed and the workaround in feature_repo/on_demand_feature_views.py can go.
@@ -63,7 +65,21 @@ def naming_inputs(inputs: dict[str, list]) -> dict[str, list]:
     return {"ratio": ratio}
 
 
-def _view(store: Any, udf: Callable[[dict[str, list]], dict[str, list]]) -> Any:
+def naming_singleton(inputs: dict[str, Any]) -> dict[str, Any]:
+    price, aov = inputs["price"], inputs["avg_order_value"]
+    return {"ratio": price / aov if price is not None and aov else None}
+
+
+def naming_input_form(inputs: dict[str, list]) -> dict[str, list]:
+    ratio = [
+        p / a if p is not None and a else None
+        for p, a in zip(inputs["price"], inputs["avg_order_value"], strict=True)
+    ]
+    first = next(k for k in inputs if k.endswith("avg_order_value"))  # the caller's form?
+    return {"ratio" if first == "avg_order_value" else "naming_input_form__ratio": ratio}
+
+
+def _view(store: Any, udf: Callable[..., Any], singleton: bool = False) -> Any:
     from feast import Field
     from feast.on_demand_feature_view import OnDemandFeatureView
     from feast.types import Float64
@@ -76,6 +92,7 @@ def _view(store: Any, udf: Callable[[dict[str, list]], dict[str, list]]) -> Any:
         ],
         schema=[Field(name="ratio", dtype=Float64)],
         mode="python",
+        singleton=singleton,
         udf=udf,
         udf_string=inspect.getsource(udf),
     )
@@ -83,9 +100,10 @@ def _view(store: Any, udf: Callable[[dict[str, list]], dict[str, list]]) -> Any:
 
 @pytest.fixture(scope="module")
 def store(small_repo: Any) -> Iterator[Any]:
-    """The small repo's store with the three views applied; removed again afterwards."""
+    """The small repo's store with the views applied; removed again afterwards."""
     store = open_store(small_repo.path)
     views = [_view(store, udf) for udf in (naming_short, naming_both, naming_inputs)]
+    views.append(_view(store, naming_singleton, singleton=True))
     store.apply(views)
     yield store
     store.apply([], objects_to_delete=views, partial=False)
@@ -128,6 +146,20 @@ def test_both_forms_returned_survive_online_but_break_offline(store: Any) -> Non
     for full_feature_names in (True, False):
         with pytest.raises(KeyError, match="exists 2 times"):
             offline(store, "naming_both", full_feature_names)
+
+
+def test_singleton_mode_has_the_same_bug_and_computes_one_row(store: Any) -> None:
+    assert "naming_singleton__ratio" not in online(store, "naming_singleton", True)
+    bare = online(store, "naming_singleton", False)
+    assert len(bare["customer_id"]) == 2 and len(bare["ratio"]) == 1
+
+
+def test_answering_in_the_inputs_name_form_fails_feast_apply(store: Any) -> None:
+    from feast.errors import SpecifiedFeaturesNotPresentError
+
+    # The schema check passes full input names first and expects bare names back.
+    with pytest.raises(SpecifiedFeaturesNotPresentError):
+        store.apply([_view(store, naming_input_form)])
 
 
 def test_full_names_put_in_the_input_mapping_survive_every_path(store: Any) -> None:
