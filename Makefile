@@ -28,12 +28,13 @@ lint: setup ## ruff check and format check
 	$(BIN)/ruff check skewguard tests feature_repo benchmarks
 	$(BIN)/ruff format --check skewguard tests feature_repo benchmarks
 
-bench: setup ## benchmarks (check vs Evidently, replay, serving); each prints its figures
+bench: setup ## benchmarks (check vs Evidently, replay, serving, on-demand lookup); each prints its figures
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_replay.py --with-feast-duckdb
 	$(BIN)/skewguard demo --scenario clean >/dev/null
 	$(BIN)/python benchmarks/bench_serving.py --runs 11
+	$(BIN)/python benchmarks/bench_lookup.py
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf feature_repo/data out .pytest_cache
