@@ -15,7 +15,8 @@ and removes that project's keys from Redis at the end.
 Latency on a shared 2-core machine drifts, so (as in bench_serving.py) the variants run
 in short alternating blocks, the order rotating every round, and each percentile is
 taken over all of a variant's requests in a trial; `--trials` repeats the whole
-measurement and the medians over trials are printed.
+measurement and the medians over trials are printed, with the CPU time per request of
+the benchmark process (less sensitive to other work on the machine than latency).
 
     PYTHONPATH=. python benchmarks/bench_lookup.py [--trials 5] [--rounds 200] [--block 10]
 
@@ -147,28 +148,45 @@ def check_same_values(calls: dict[str, Callable[[int], Any]]) -> None:
 
 def trial(
     calls: dict[str, Callable[[int], Any]], rounds: int, n: int
-) -> dict[str, tuple[float, float]]:
-    """`rounds` rounds of one block per variant, the order rotating every round."""
+) -> dict[str, tuple[float, float, float]]:
+    """`rounds` rounds of one block per variant, the order rotating every round.
+
+    Per variant: p50 and p99 latency, and CPU time of this process per request (ms). The
+    CPU time leaves out waiting for a core, which other work on a busy machine inflates.
+    """
     names = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    cpu = dict.fromkeys(names, 0.0)
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
+            started = time.process_time()
             samples[name].extend(block(calls[name], n, r * n))
-    return {name: (percentile(s, 0.50), percentile(s, 0.99)) for name, s in samples.items()}
+            cpu[name] += time.process_time() - started
+    return {
+        name: (percentile(s, 0.50), percentile(s, 0.99), 1e3 * cpu[name] / len(s))
+        for name, s in samples.items()
+    }
 
 
-def report(entities: int, requests: int, trials: list[dict[str, tuple[float, float]]]) -> None:
+def report(
+    entities: int, requests: int, trials: list[dict[str, tuple[float, float, float]]]
+) -> None:
     print(f"{entities} entity pair(s) per request, {requests} requests per variant per trial:")
     for i, figures in enumerate(trials, 1):
-        cells = ", ".join(f"{name} {p50:6.2f} / {p99:6.2f}" for name, (p50, p99) in figures.items())
-        print(f"  trial {i}: p50 / p99 ms: {cells}")
-    for name, service in VARIANTS.items():
-        p50 = statistics.median(t[name][0] for t in trials)
-        p99 = statistics.median(t[name][1] for t in trials)
-        print(
-            f"  {name:<7} ({service:<14}) p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  (median of trials)"
+        cells = ", ".join(
+            f"{name} {p50:6.2f} / {p99:6.2f} / {cpu:5.2f}"
+            for name, (p50, p99, cpu) in figures.items()
         )
+        print(f"  trial {i}: p50 / p99 / CPU ms: {cells}")
+    for name, service in VARIANTS.items():
+        p50, p99, cpu = (statistics.median(t[name][k] for t in trials) for k in range(3))
+        print(
+            f"  {name:<7} ({service:<14}) p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+            f"CPU {cpu:5.2f} ms per request  (medians of trials)"
+        )
+    load = os.getloadavg()[0]
+    print(f"  load average (1 min) at the end: {load:.2f} on {os.cpu_count()} CPUs")
 
 
 _AUGMENT = "_augment_response_with_on_demand_transforms"
