@@ -221,7 +221,7 @@ def _on_demand(
     Python mode runs through Feast's `transform_dict`, as online, on the view's inputs
     only, each turned into Python values once. Feast's `transform_arrow` would turn every
     column of the table into Python values, twice (under both name forms): at 1M rows
-    of this repo that took about 3 times as long (`benchmarks/bench_lookup.py --offline`).
+    of this repo that took 2 to 3 times as long (`benchmarks/bench_lookup.py --offline`).
     Other modes run through `transform_arrow`.
     """
     if view.mode == "python" and not view.singleton:
