@@ -124,6 +124,33 @@ def test_response_is_feast_serves_own(ours: Any, feasts: Running, full_feature_n
     assert by_name[0] == by_name[1]
 
 
+@pytest.mark.parametrize("full_feature_names", [True, False])
+def test_feast_serve_answers_every_feature_of_the_service(
+    served_repo: Any, feasts: Running, full_feature_names: bool
+) -> None:
+    """The python-mode on-demand view too, under both name forms (docs/foundation.md)."""
+    body = request(full_feature_names=full_feature_names)
+    reply = call(feasts.port, "POST", "/get-online-features", body)
+    values = dict(
+        zip(
+            reply.body["metadata"]["feature_names"],
+            [r["values"] for r in reply.body["results"]],
+            strict=True,
+        )
+    )
+    sdk = served_repo.store.get_online_features(
+        features=served_repo.store.get_feature_service(SERVICE),
+        entity_rows=ENTITIES,
+        full_feature_names=full_feature_names,
+    ).to_dict()
+    assert len(values) == 2 + 15
+    prefix = "customer_product_fit__" if full_feature_names else ""
+    for name in ("price_vs_aov", "category_match"):
+        assert values[prefix + name] == sdk[prefix + name]
+    assert values[prefix + "price_vs_aov"][0] is not None
+    assert values[prefix + "price_vs_aov"][2] is None  # customer 99_999 does not exist
+
+
 def test_served_values_are_logged(ours: Any) -> None:
     reply = call(ours.port, "POST", "/get-online-features", request(full_feature_names=True))
     rid = reply.headers["x-request-id"]

@@ -206,13 +206,29 @@ def point_in_time_features(store: FeatureStore, spec: ServiceSpec, labels: pa.Ta
         table = pa.table([columns[f.column] for f in batch], schema=table.schema)
     columns = dict(zip(table.column_names, table.columns, strict=True))
     for view in dict.fromkeys(f.view for f in spec.features if f.on_demand):
-        transformed = store.get_on_demand_feature_view(view).transform_arrow(
-            table, full_feature_names=True
-        )
-        for f in spec.features:
-            if f.view == view:
-                columns[f.column] = _cast(transformed.column(f.column), f.arrow_type)
+        outputs = [f for f in spec.features if f.view == view]
+        transformed = _on_demand(store.get_on_demand_feature_view(view), table, outputs)
+        for f in outputs:
+            columns[f.column] = _cast(transformed[f.column], f.arrow_type)
     return pa.table([columns[f.column] for f in spec.features], schema=spec.arrow_schema())
+
+
+def _on_demand(
+    view: Any, table: pa.Table, outputs: list[ServedFeature]
+) -> dict[str, pa.ChunkedArray]:
+    """An on-demand view's outputs for every row of `table` (batch features, full names).
+
+    Python mode runs through Feast's `transform_dict`, as online, on the view's inputs
+    only, each turned into Python values once. Feast's `transform_arrow` would turn every
+    column of the table into Python values, twice (under both name forms): at 1M rows
+    of this repo that took 2 to 3 times as long (`benchmarks/bench_lookup.py --offline`).
+    Other modes run through `transform_arrow`.
+    """
+    if view.mode == "python" and not view.singleton:
+        values = view.transform_dict({c: table.column(c).to_pylist() for c in outputs[0].inputs})
+        return {f.column: pa.chunked_array([values[f.feature]], f.arrow_type) for f in outputs}
+    transformed = view.transform_arrow(table, full_feature_names=True)
+    return {f.column: transformed.column(f.column) for f in outputs}
 
 
 def _cast(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
