@@ -136,7 +136,7 @@ def _fill_like(value: float, t: NumericProfile) -> bool:
     median. (Any other value piling up is as likely one popular entity's.)"""
     if value in FILL_NUMBERS:
         return True
-    near = 0.05 * t.std if t.std > 0 else 1e-9
+    near = 0.1 * t.std if t.std > 0 else 1e-9
     median = t.quantiles([0.5])
     return abs(value - t.mean) <= near or (median is not None and abs(value - median[0]) <= near)
 
@@ -148,33 +148,33 @@ def default_fill(t: NumericProfile, s: NumericProfile, cfg: SignatureSettings) -
     if xt.size < 100 or xs.size < 100:
         return no_match(CheckName.DEFAULT_FILL, None, xt.size, xs.size)
     values, counts = np.unique(xs, return_counts=True)
+    order = np.argsort(-counts)
+    top, count = float(values[order[0]]), int(counts[order[0]])
+    runner_up = int(counts[order[1]]) if order.size > 1 else 0
     # Entity-level features repeat one value per row of a popular entity: a fill must
-    # outweigh the largest share any single value had in training.
+    # stand out among serving's own values and outweigh any single value of training's.
     heaviest = float(np.unique(xt, return_counts=True)[1].max()) / xt.size
-    for i in np.argsort(-counts)[:5]:
-        value = float(values[i])
-        if not _fill_like(value, t):
-            continue
-        share_t, share_s, rest = _point_mass(xt, xs, value, xt[xt != value], xs[xs != value])
-        noise = 1.5 / math.sqrt(max(1, min(int((xs != value).sum()), int((xt != value).sum()))))
-        if (
-            share_t <= cfg.fill_max_training_share
-            and share_s - share_t >= max(cfg.min_share, 2.0 * heaviest)
-            and rest <= cfg.max_residual + noise
-        ):
-            kt, ks = int(round(share_t * xt.size)), int(counts[i])
-            return Measurement(
-                check=CheckName.DEFAULT_FILL,
-                value=share_s - share_t,
-                p_value=rise_pvalue(kt, xt.size, ks, xs.size),
-                n_training=xt.size,
-                n_serving=xs.size,
-                training=share_t,
-                serving=share_s,
-                cause=f"{share_s:.0%} of values are {value:.6g}, training had {share_t:.0%} "
-                "(a default fill)",
-                params={"value": value},
-            )
+    if count < 2 * runner_up or not _fill_like(top, t):
+        return no_match(CheckName.DEFAULT_FILL, None, xt.size, xs.size)
+    share_t, share_s, rest = _point_mass(xt, xs, top, xt[xt != top], xs[xs != top])
+    noise = 1.5 / math.sqrt(max(1, min(int((xs != top).sum()), int((xt != top).sum()))))
+    if (
+        share_t <= cfg.fill_max_training_share
+        and share_s - share_t >= max(cfg.min_share, 2.0 * heaviest)
+        and rest <= cfg.max_residual + noise
+    ):
+        return Measurement(
+            check=CheckName.DEFAULT_FILL,
+            value=share_s - share_t,
+            p_value=rise_pvalue(int(round(share_t * xt.size)), xt.size, count, xs.size),
+            n_training=xt.size,
+            n_serving=xs.size,
+            training=share_t,
+            serving=share_s,
+            cause=f"{share_s:.0%} of values are {top:.6g}, training had {share_t:.0%} "
+            "(a default fill)",
+            params={"value": top},
+        )
     return no_match(CheckName.DEFAULT_FILL, None, xt.size, xs.size)
 
 
@@ -242,6 +242,7 @@ def category_form(
         training=0.0,
         serving=share,
         cause=f"{worst!r} served for {forms[normalise(worst)]!r} ({share:.0%} of values in "
-        f"{len(matched)} changed forms): case, whitespace or encoding changed",
+        f"{len(matched)} changed form{'s' if len(matched) > 1 else ''}): case, whitespace "
+        "or encoding changed",
         params={"forms": {v: forms[normalise(v)] for v in sorted(matched)[:20]}},
     )

@@ -114,7 +114,7 @@ class Detection:
 
     family_alpha: float = 0.001
     fill_max_training_share: float = 0.05
-    factor_tolerance: float = 0.03
+    factor_tolerance: float = 0.10
     signature_max_residual: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:

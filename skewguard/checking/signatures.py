@@ -29,6 +29,7 @@ request to re-snapshot.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -111,7 +112,9 @@ def _swaps(
             if a in found or b in found:
                 continue
             ab, ba = ks_statistic(tb, sa), ks_statistic(ta, sb)
-            if ab is None or ba is None or max(ab, ba) > cfg.max_residual:
+            # Beyond the floor, allow what sampling noise gives at these sizes (1% KS level).
+            noise = 1.63 * math.sqrt(1 / max(1, min(sa.finite, tb.finite)) * 2)
+            if ab is None or ba is None or max(ab, ba) > max(cfg.max_residual, noise):
                 continue
             p = chi2_pvalue(ta.histogram, sa.histogram)
             for me, other, t, s, k in ((a, b, ta, sa, ab), (b, a, tb, sb, ba)):

@@ -30,7 +30,7 @@ _GRID = np.linspace(0.0, 1.0, 257).tolist()  # ranks for residual KS distances
 @dataclass(frozen=True)
 class SignatureSettings:
     fill_max_training_share: float = 0.05
-    factor_tolerance: float = 0.03
+    factor_tolerance: float = 0.10
     max_residual: float = 0.05
     min_share: float = 0.01  # a defect must touch at least this share of values
 
@@ -86,6 +86,26 @@ def _quantiles(t: NumericProfile, s: NumericProfile) -> tuple[np.ndarray, np.nda
     )
 
 
+def _zero_inflated(t: NumericProfile) -> bool:
+    """Non-negative with at least 5% exact zeros (a unit factor keeps zeros at zero)."""
+    if t.min is None or t.min < 0:
+        return False
+    at_zero = t.kll().get_cdf([0.0], True)[0]
+    return bool(at_zero >= 0.05)
+
+
+def _positive_quantiles(t: NumericProfile, s: NumericProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Matched quantiles of the positive parts: sampling moves the zero share a little,
+    which would misalign quantiles taken over the whole."""
+    out = []
+    for side in (t, s):
+        sketch = side.kll()
+        zero = float(sketch.get_cdf([0.0], True)[0])
+        ranks = [zero + r * (1.0 - zero) for r in _RATIOS]
+        out.append(np.asarray(sketch.get_quantiles(ranks), dtype=np.float64))
+    return out[0], out[1]
+
+
 def unit_change(
     t: NumericProfile, s: NumericProfile, p: float | None, cfg: SignatureSettings
 ) -> Measurement:
@@ -93,7 +113,7 @@ def unit_change(
     moved = ks_statistic(t, s)
     if moved is None or moved < cfg.max_residual:
         return no_match(CheckName.UNIT_CHANGE, p, *sizes)
-    qt, qs = _quantiles(t, s)
+    qt, qs = _quantiles(t, s) if not _zero_inflated(t) else _positive_quantiles(t, s)
     usable = (qt != 0) & (qs != 0) & (np.sign(qt) == np.sign(qs))
     central = usable & (np.abs(np.asarray(_RATIOS) - 0.5) <= 0.5 - _CENTRAL + 1e-9)
     if int(central.sum()) >= 3:  # zero-inflated features fit on their non-zero tail
