@@ -43,9 +43,9 @@ def test_verdict_and_why_come_first_then_failing_checks_then_sizes_then_html_nam
         "Sample sizes",
     ]
     failing = next(b for b in blocks if b[0] == "table")
-    assert failing[1] == ("feature", "check", "value", "threshold", "action", "cause")
+    assert failing[1] == ("feature", "check", "value", "threshold", "action", "cause", "detail")
     assert [r[4] for r in failing[2]] == [
-        "insufficient data", "block", "block", "retrain", "retrain", "warn",
+        "insufficient data", "block", "block", "block", "retrain", "retrain", "warn",
     ]  # fmt: skip
     assert ("text", "Full report with plots: `skew.html` (HTML).") in blocks
 
@@ -56,6 +56,9 @@ def test_failing_rows_carry_value_threshold_and_action() -> None:
     price = rows[("`product_stats__price` (critical)", "`null_rate`")]
     # a rate reads as training -> serving percentages, its limit as a rise in points
     assert price[2:5] == ("1.0% → 21.0%", "rise &gt; 10 pp", "block")
+    assert price[5] == "null values: 21.0% served, training had 1.0%"
+    form = rows[("`product_stats__category`", "`category_form`")]
+    assert form[5].startswith("'Books' served for 'books'")
     warn = rows[("`product_stats__category`", "`linf_distance`")]
     assert warn[2:5] == ("0.15", "0.1 (warn)", "warn")
 
@@ -81,7 +84,7 @@ def test_all_passing_says_so() -> None:
             c["verdict"] = "pass"
     d["verdict"] = "pass"
     text = render_markdown(d)
-    assert "All 15 checks passed." in text and "PASS" in text.splitlines()[0]
+    assert "All 17 checks passed." in text and "PASS" in text.splitlines()[0]
 
 
 def test_hostile_strings_show_as_text() -> None:
@@ -113,4 +116,4 @@ def test_long_tables_are_cut_with_a_note() -> None:
     text = render_markdown(mixed_report(), max_rows=2)
     failing = next(b for b in parse_markdown(text) if b[0] == "table")
     assert len(failing[2]) == 2
-    assert "... and 4 more checks not passing (see the HTML report)." in text
+    assert "... and 5 more checks not passing (see the HTML report)." in text

@@ -39,6 +39,7 @@ __all__ = [
     "check_message",
     "not_passing",
     "features_by_severity",
+    "causes",
     "joined_causes",
     "format_example",
     "write_text",
@@ -102,9 +103,20 @@ def crossed_limit(check: Mapping[str, Any]) -> Any:
     return check.get("threshold")
 
 
+# checks whose two sides are statistics in their own unit (means), not shares of rows
+_SIDES_NOT_SHARES = frozenset({"mean_shift"})
+
+
 def is_rate(check: Mapping[str, Any]) -> bool:
-    """A check that compared two shares (null, NaN, new-category... rates): it carries them."""
-    return check.get("training") is not None or check.get("serving") is not None
+    """A check that compared two shares of rows (null, NaN, new-category, default-fill...
+    rates): it carries both sides, each in [0, 1]."""
+    if check.get("check") in _SIDES_NOT_SHARES:
+        return False
+    sides_ = [check.get("training"), check.get("serving")]
+    known = [x for x in sides_ if x is not None]
+    return bool(known) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 1 for x in known
+    )
 
 
 def percent(share: Any) -> str:
@@ -128,7 +140,8 @@ def shown_value(check: Mapping[str, Any]) -> str:
 def shown_limit(check: Mapping[str, Any], limit: Any) -> str:
     """A limit in the unit of `shown_value`: a rate's limit is a rise in percentage points."""
     if is_rate(check) and isinstance(limit, int | float) and not isinstance(limit, bool):
-        return f"rise > {limit * 100:.3g} pp"
+        # a floor of 0 means: any rise beyond sampling noise fires
+        return f"rise > {limit * 100:.3g} pp" if limit > 0 else "significant rise"
     return fmt(limit)
 
 
@@ -217,22 +230,34 @@ WHY_TITLE = {
 
 
 def check_message(feature: str, check: Mapping[str, Any]) -> str:
-    """One line naming the feature, the check, the value and the limit it crossed."""
+    """One line naming the feature, the check, the value and the limit it crossed, and
+    what happened (the check's cause) when it fired."""
     label = check_label(check)
     verdict = str(check.get("verdict"))
     detail = check.get("detail")
+    cause = check.get("cause")
+    said = f": {cause}" if cause else ""
     if verdict == Verdict.INSUFFICIENT_DATA:
         return f"{feature}: {label}: insufficient data ({detail})"
     if check.get("check") == "schema":
         text = f"{feature}: schema {fmt(check.get('value'))}"
-        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}"
+        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}{said}"
     text = f"{feature}: {label} {shown_value(check)}"
     if verdict == Verdict.PASS:
         text += f" within {shown_limit(check, check.get('threshold'))}"
     else:
         text += (", " if is_rate(check) else " > ") + shown_limit(check, crossed_limit(check))
-    extra = "; ".join(str(x) for x in (check.get("cause"), detail) if x)
-    return text + (f" ({extra})" if extra else "") + f": {verdict_label(verdict)}"
+    return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}{said}"
+
+
+def causes(feature: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
+    """(check, cause) for every check of `feature` that fired with a cause, worst first."""
+    fired = [
+        (c, str(c.get("cause")))
+        for c in feature.get("checks") or []
+        if c.get("cause") and c.get("verdict") not in (None, Verdict.PASS)
+    ]
+    return sorted(fired, key=lambda pair: -severity(str(pair[0].get("verdict"))))
 
 
 def features_by_severity(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:

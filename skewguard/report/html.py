@@ -2,7 +2,8 @@
 
 Order: the verdict, an overview (counts and a sortable table of features), the checks
 that did not pass, joined-skew causes, then one section per feature, worst first, with
-an inline SVG overlay of its training and serving distributions, its joined mismatch
+the causes of its fired checks beside an inline SVG overlay of its training and serving
+distributions, its joined mismatch
 causes and a sortable table of every check; last, the inputs, sample sizes and policy.
 
 Self-contained: styles, the plots and a few lines of table-sorting script are inline;
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import (
     WHY_TITLE,
+    causes,
     check_label,
     crossed_limit,
     features_by_severity,
@@ -125,6 +127,11 @@ svg.plot .delta { fill: #5b6570; } svg.plot .legend { fill: #1d2329; }
 pre { background: #f3f4f6; padding: 8px; overflow: auto; max-height: 420px; font-size: 12px; }
 code { font-size: 12px; }
 details > summary { cursor: pointer; }
+.causes { max-width: 380px; background: #fbf7ee; border: 1px solid #eadfc4;
+  border-radius: 6px; padding: 6px 12px; }
+.causes h4 { margin: 2px 0 4px; } .causes ul { margin: 0; padding-left: 18px; }
+.causes li.c-block b { color: #c62828; } .causes li.c-retrain b { color: #6a3fb5; }
+.causes li.c-warn b { color: #b26a00; }
 """
 
 
@@ -278,15 +285,17 @@ def _check_row(feature: Mapping[str, Any], check: Mapping[str, Any], anchor: str
     verdict = str(check.get("verdict"))
     name = _e(feature.get("name"))
     cells = f'<td><a href="#{anchor}">{name}</a></td>' if anchor is not None else ""
-    detail = "; ".join(str(x) for x in (check.get("cause"), check.get("detail")) if x)
+    detail = check.get("detail") or ""
     threshold, warn = check.get("threshold"), check.get("warn_threshold")
     return (
         f'<tr class="r-{_e(verdict)}">{cells}<td>{_e(check_label(check))}</td>'
         + _shown_cell(shown_value(check), check.get("value"))
         + _shown_cell(shown_limit(check, threshold), threshold)
         + _shown_cell(shown_limit(check, warn), warn)
+        + _num_cell(check.get("p_value"))
         + _verdict_cell(verdict)
-        + f"<td>{_e(check.get('action'))}</td><td>{_e(detail)}</td></tr>"
+        + f'<td>{_e(check.get("action"))}</td><td class="cause">{_e(check.get("cause") or "")}'
+        f"</td><td>{_e(detail)}</td></tr>"
     )
 
 
@@ -295,9 +304,11 @@ _CHECK_HEADER = [
     ("value", True),
     ("threshold", True),
     ("warn threshold", True),
+    ("p-value", True),
     ("verdict", False),
     ("action", False),
     ("cause", False),
+    ("detail", False),
 ]
 
 
@@ -348,7 +359,20 @@ def _joined_overview(d: Mapping[str, Any], anchors: Mapping[int, str]) -> str:
     )
 
 
-def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
+def _causes_box(feature: Mapping[str, Any]) -> str:
+    """What happened to this feature, in words, shown beside its plot."""
+    fired = causes(feature)
+    if not fired:
+        return ""
+    items = "".join(
+        f'<li class="c-{_e(c.get("verdict"))}"><b>{_e(check_label(c))}</b> '
+        f"({_e(verdict_label(str(c.get('verdict'))))}): {_e(text)}</li>"
+        for c, text in fired
+    )
+    return f'<div class="causes"><h4>What happened</h4><ul>{items}</ul></div>'
+
+
+def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
     if not isinstance(dist, Mapping):
         return (
             '<p class="meta">No distribution: the feature is missing on one side, or its '
@@ -372,6 +396,7 @@ def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
     out = ['<div class="plots">']
     for caption, svg in figures:
         out.append(f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>")
+    out.append(side)
     out.append("</div>")
     return "".join(out)
 
@@ -477,9 +502,13 @@ def _feature(f: Mapping[str, Any], anchor: str) -> str:
         + (", critical" if f.get("critical") else "")
     )
     checks = [_check_row(f, c, None) for c in f.get("checks") or []]
+    side = _causes_box(f)
+    plots = _plots(name, f.get("distribution"), side)
+    if side and side not in plots:  # no plot to stand beside: the causes stand alone
+        plots = side + plots
     body = (
         f'<p class="meta">{meta}</p>'
-        + _plots(name, f.get("distribution"))
+        + plots
         + (_joined_section(f["joined"]) if isinstance(f.get("joined"), Mapping) else "")
         + "<h4>Checks</h4>"
         + _table(_CHECK_HEADER, checks)

@@ -2,12 +2,13 @@
 
 Order: the verdict and what it means, why (the features that carry the verdict and their
 causes), the table of checks that did not pass (feature, check, value, threshold crossed,
-action, cause), every feature with its largest measure (so a passing feature still shows
-how far it moved), joined-skew causes when the report has joined sections, sample sizes and
-inputs, and the name of the HTML report. Rates read as training → serving percentages. Every string
-from the report is escaped, so a feature name or category such as `<script>` shows as
-text. Long tables are cut at `max_rows` with a line saying how many rows were left out
-(GitHub limits a comment to 65,536 characters and a job summary to 1 MiB).
+action, cause, detail), every feature with its worst or largest measure (so a passing
+feature still shows how far it moved), joined-skew causes when the report has joined
+sections, sample sizes and inputs, and the name of the HTML report. Rates read as
+training → serving percentages. Every string from the report is escaped, so a feature
+name or category such as `<script>` shows as text. Long tables are cut at `max_rows` with
+a line saying how many rows were left out (GitHub limits a comment to 65,536 characters
+and a job summary to 1 MiB).
 """
 
 from __future__ import annotations
@@ -168,12 +169,13 @@ def _failing_section(
                 md_escape(shown_value(c)),
                 _threshold(c),
                 md_escape(verdict_label(str(c.get("verdict")))),
-                md_escape("; ".join(str(x) for x in (c.get("cause"), c.get("detail")) if x)),
+                md_escape(c.get("cause") or ""),
+                md_escape(c.get("detail") or ""),
             ]
             for f, c in failing
         ]
         shown, left = _cut(rows, max_rows)
-        header = ["feature", "check", "value", "threshold", "action", "cause"]
+        header = ["feature", "check", "value", "threshold", "action", "cause", "detail"]
         lines += _table(header, shown, numeric={2})
         if left:
             lines += ["", f"... and {left} more checks not passing (see the HTML report)."]
