@@ -34,6 +34,7 @@ from skewguard.report.common import (
     verdict_label,
 )
 from skewguard.report.markdown import VERDICT_MEANING
+from skewguard.report.replay_note import replay_note, report_command
 from skewguard.report.svg import categories_svg, histogram_svg
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{script_hash}'"
     )
-    page_title = title or f"skewguard check: {verdict_label(verdict).upper()}"
+    command = report_command(d)
+    page_title = title or f"{command}: {verdict_label(verdict).upper()}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -179,9 +181,10 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         f"<title>{_e(page_title)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f'<header class="verdict v-{_e(verdict)}" id="verdict" data-verdict="{_e(verdict)}">',
-        f'<h1>skewguard check: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
+        f'<h1>{_e(command)}: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
+        _replay_paragraph(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
@@ -196,6 +199,11 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
     parts.append(_inputs(d))
     parts.append(f"</main><script>{SORT_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _replay_paragraph(d: Mapping[str, Any]) -> str:
+    note = replay_note(d)
+    return f'<p id="replay">{_e(note)}</p>' if note else ""
 
 
 def _overview(

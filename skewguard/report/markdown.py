@@ -24,6 +24,7 @@ from skewguard.report.common import (
     sides,
     verdict_label,
 )
+from skewguard.report.replay_note import replay_note, report_command
 
 if TYPE_CHECKING:
     from skewguard.report.model import Report
@@ -123,13 +124,16 @@ def render_markdown(
     summary = d.get("summary") or {}
     counts = ", ".join(f"{n} {verdict_label(v)}" for v, n in summary.items() if n)
     lines = [
-        f"## {VERDICT_ICON.get(verdict, '')} skewguard check: {verdict_label(verdict).upper()}",
+        f"## {VERDICT_ICON.get(verdict, '')} {report_command(d)}: {verdict_label(verdict).upper()}",
         "",
         f"**Verdict: {md_escape(verdict_label(verdict))}**: "
         f"{VERDICT_MEANING.get(verdict, md_escape(verdict))}",
         f"{len(features)} features: {md_escape(counts) or 'none'}.",
         "",
     ]
+    note = replay_note(d)
+    if note:
+        lines += [md_escape(note), ""]
     failing = not_passing(d)
     lines += _failing_section(features, failing, max_rows)
     lines += _joined_section(d, max_rows)
