@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -281,8 +281,12 @@ def _check(
     from skewguard.report.files import ReportPaths, write_reports
     from skewguard.store.replay import read_serving_logs, replay
 
+    from skewguard.store.replay_status import ReplayRequest, ReplayStatus
+
     replayed = replay(store, SERVICE, read_serving_logs(logs), where=str(logs))
     report = check(snapshot, logs, load_policy(None), replayed=replayed)
+    status = ReplayStatus.from_result(replayed, ReplayRequest.DEFAULT, repo=str(store.repo_path))
+    report = replace(report, replay=status.to_dict())
     paths = ReportPaths.in_folder(out)
     write_reports(report, paths)
     return report, paths.as_dict()
