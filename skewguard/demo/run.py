@@ -280,7 +280,6 @@ def _check(
     from skewguard.checking.policy import load_policy
     from skewguard.report.files import ReportPaths, write_reports
     from skewguard.store.replay import read_serving_logs, replay
-
     from skewguard.store.replay_status import ReplayRequest, ReplayStatus
 
     replayed = replay(store, SERVICE, read_serving_logs(logs), where=str(logs))
