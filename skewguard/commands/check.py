@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare training data with serving logs and decide pass/warn/retrain/block",
         description=(
             "Profile serving logs against a training snapshot and decide: pass, warn, "
-            "retrain, block or insufficient data. Needs only parquet files."
+            "retrain, block or insufficient data. Needs only parquet files; where the "
+            "feature repo is found, the logged requests are also replayed through its "
+            "offline store (--no-replay: never)."
         ),
         epilog=EXIT_HELP,
     )
