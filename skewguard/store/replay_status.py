@@ -25,6 +25,7 @@ from skewguard.logschema import LOG_TIMESTAMP, REQUEST_ID
 
 if TYPE_CHECKING:
     from skewguard.checking.joined import ReplayResult
+    from skewguard.checking.reading import ServingInput
 
 __all__ = ["ReplaySkip", "ReplayRequest", "ReplayStatus", "replay_if_possible"]
 
@@ -144,7 +145,7 @@ def replay_if_possible(
     except FeatureRepoError as err:
         return skip(ReplaySkip.REPO_NOT_APPLIED, err)
     try:
-        _check_log_schema(serving)
+        opened = _open_logs(serving)
     except InputError as err:
         return skip(ReplaySkip.LOGS_NOT_REPLAYABLE, err)
     if announce is not None:
@@ -161,10 +162,10 @@ def replay_if_possible(
         return skip(ReplaySkip.UNKNOWN_FEATURE_SERVICE, err)
     except Exception as err:  # the registry could not be read
         return skip(ReplaySkip.STORE_UNAVAILABLE, err)
-    from skewguard.store.replay import read_serving_logs, replay
+    from skewguard.store.replay import read_opened_logs, replay
 
     try:
-        logs = read_serving_logs(serving)
+        logs = read_opened_logs(opened, serving)
         result = replay(store, service, logs, sample=sample, seed=seed, where=str(serving))
     except Exception as err:  # any failure of the offline store leaves the check standing
         reason = next(
@@ -199,12 +200,13 @@ def _check_registry_exists(folder: Path, config: Path) -> None:
         )
 
 
-def _check_log_schema(serving: str | Path) -> None:
-    """Serving data without a request time and id is not a log a replay can join."""
+def _open_logs(serving: str | Path) -> ServingInput:
+    """The serving logs, found and validated; data without a request time and id is not a
+    log a replay can join."""
     from skewguard.checking.reading import open_serving
 
-    data = open_serving(serving if isinstance(serving, Path) else str(serving)).data
-    names = set(data.schema.names)
+    opened = open_serving(serving if isinstance(serving, Path) else str(serving))
+    names = set(opened.data.schema.names)
     missing = [c for c in (LOG_TIMESTAMP, REQUEST_ID) if c not in names]
     if missing:
         raise InputError(
@@ -212,6 +214,7 @@ def _check_log_schema(serving: str | Path) -> None:
             where=str(serving),
             hint="log with skewguard's logging lookup or server to get replayable logs",
         )
+    return opened
 
 
 def _snapshot_service(training: Path | None) -> str | None:
