@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         head, _, rest = render_summary(report).partition("\n")
         head = head.replace("skewguard check", "skewguard parity", 1)
+        n = parity.result.replayed_rows
+        rest = rest.replace(
+            f"training rows {n}, serving rows {n}", f"{n} entities, online against offline"
+        )
         print(head + ("\n" + rest if rest else ""))
         print(f"  {replay_note(report.to_dict())}")
         for feature in parity.result.features:
