@@ -47,10 +47,15 @@ def check(
     a URI pyarrow's filesystems read (`s3://...`, `gs://...`). `policy`: a `Policy`, a TOML
     file, or None for `./skewguard.toml`, then `[tool.skewguard]` in `./pyproject.toml`,
     then the shipped default. `replay`: a replay result (`skewguard.store.replay.replay`)
-    to judge the joined comparison in the same report.
+    to judge the joined comparison in the same report. Unlike `skewguard check`, this
+    function never looks for a feature repo nor replays by itself (it imports no Feast):
+    without `replay` the report's `replay` section says `ran: false, reason:
+    not_requested`. `skewguard.store.replay_status.replay_if_possible` runs the replay
+    the way the CLI does (docs/replay.md).
     """
     from skewguard.checking.pipeline import check as run_check
     from skewguard.checking.policy import Policy, load_policy
+    from skewguard.store.replay_status import ReplayRequest, ReplaySkip, ReplayStatus
 
     if not isinstance(policy, Policy):
         policy = load_policy(None if policy is None else _path(policy, "policy"))
@@ -58,6 +63,14 @@ def check(
         training_path, training_label = _as_parquet(training, Path(tmp), "training")
         serving_path, serving_label = _as_parquet(serving, Path(tmp), "serving")
         report = run_check(Path(training_path), serving_path, policy, replayed=replay)
+    status = (
+        ReplayStatus.from_result(replay, ReplayRequest.API)
+        if replay is not None
+        else ReplayStatus.skipped(
+            ReplayRequest.API, ReplaySkip.NOT_REQUESTED, "sg.check(..., replay=None)"
+        )
+    )
+    report = replace(report, replay=status.to_dict())
     if training_label is None and serving_label is None:
         return report
     inputs = {key: dict(value) for key, value in report.inputs.items()}

@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "check",
     "replay",
+    "parity",
     "watch",
     "retrain",
     "generate",

@@ -140,13 +140,26 @@ def test_reference_profile_replaces_the_training_data(data: Path, tmp_path: Path
     assert report["inputs"]["training"]["from_reference_profile"] is True
 
 
-def test_check_does_not_import_feast(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["no repo", "--no-replay in a repo"])
+def test_check_does_not_import_feast(data: Path, tmp_path: Path, where: str) -> None:
+    # Outside any feature repo the default replay stops before Feast; --no-replay always does.
+    root = Path(__file__).resolve().parents[1]
+    extra = ", '--no-replay'" if where != "no repo" else ""
     code = (
         "import sys; from skewguard import cli; "
         f"rc = cli.main(['check', '--training', {str(data / 'train')!r}, "
-        f"'--serving', {str(data / 'logs')!r}]); "
+        f"'--serving', {str(data / 'logs')!r}{extra}]); "
         "print('FEAST' if 'feast' in sys.modules else 'NOFEAST', rc)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_VARIABLES}
+    env["PYTHONPATH"] = str(root)
+    cwd = tmp_path if where == "no repo" else root
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd
+    )
     assert out.stdout.strip().splitlines()[-1] == "NOFEAST 0", out.stderr
+    reason = "no_feature_repo" if where == "no repo" else "opted_out"
+    assert f"Joined replay did not run ({reason})" in out.stdout
+
+
+_REPO_VARIABLES = ("SKEWGUARD_REPO", "FEATURE_REPO_DIR_ENV_VAR", "FEAST_FS_YAML_FILE_PATH")

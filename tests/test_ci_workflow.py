@@ -110,7 +110,7 @@ def _check_argv(script: str, serving: str) -> list[str]:
 def test_check_writes_every_report_and_fails_on_block_only() -> None:
     run = _steps()["Check skew"]["run"]
     args = cli.build_parser().parse_args(_check_argv(run, "serving_logs"))
-    assert args.fail_on == "block"
+    assert args.fail_on == "block" and args.replay is True
     assert str(args.html) == "out/skew/report.html" and str(args.junit) == "out/skew/junit.xml"
     assert str(args.markdown) == "out/skew/report.md" and str(args.json) == "out/skew/report.json"
     assert 'echo "exit_code=$?" >> "$GITHUB_OUTPUT"' in run and "set +e" in run
@@ -121,6 +121,7 @@ def test_gitlab_check_parses_and_publishes_junit() -> None:
     script = job["script"][-1]
     args = cli.build_parser().parse_args(_check_argv(script, "logs"))
     assert args.fail_on == "retrain" and str(args.junit) == "out/skew/junit.xml"
+    assert args.replay is True
     assert job["artifacts"]["reports"]["junit"] == "out/skew/junit.xml"
     assert job["artifacts"]["when"] == "always"
     assert job["allow_failure"] == {"exit_codes": [3]}
@@ -194,6 +195,7 @@ def test_the_job_runs_green_on_a_fresh_fork_and_on_a_logs_uri(checkout: Path) ->
     assert "passed the gate" in fork.step("Fail on block").output
     assert fork.summary.startswith("## ") and "skewguard check: PASS" in fork.summary
 
+    assert "Joined replay ran" in fork.summary  # the shipped gate replays
     for report in ("report.json", "report.md", "junit.xml", "report.html"):
         assert (checkout / "out" / "skew" / report).is_file()
     assert fork.step("Publish the test view").returncode is None  # an action: not run here
@@ -211,3 +213,4 @@ def test_the_job_runs_green_on_a_fresh_fork_and_on_a_logs_uri(checkout: Path) ->
     assert f"serving logs: {logs}" in again.step("Fetch serving logs").output
     report = json.loads((checkout / "out" / "skew" / "report.json").read_text())
     assert report["inputs"]["serving"]["path"] == logs and report["verdict"] == "pass"
+    assert report["replay"]["ran"] is True and report["replay"]["feature_service"]

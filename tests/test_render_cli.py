@@ -203,7 +203,14 @@ def test_reports_keep_the_check_free_of_heavy_imports(inputs: Path, tmp_path: Pa
         "print(sorted(m for m in ('feast', 'matplotlib', 'jinja2') if m in sys.modules), rc)"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, check=False
+    for name in ("SKEWGUARD_REPO", "FEATURE_REPO_DIR_ENV_VAR", "FEAST_FS_YAML_FILE_PATH"):
+        env.pop(name, None)
+    out = subprocess.run(  # outside any feature repo: no replay, so no Feast either
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=tmp_path,
     )
     assert out.stdout.strip() == "[] 1", out.stderr

@@ -1,6 +1,8 @@
 """`skewguard check`: compare a training snapshot with serving logs and decide.
 
-Runs from parquet files alone (no Feast repo, no Redis) when both paths are given. Without
+Runs from parquet files alone (no Feast repo, no Redis) when both paths are given. When
+the feature repo is found, the logged requests are also replayed through the offline
+store by default (`--no-replay` turns that off; docs/replay.md). Without
 `--serving`, the serving logs are the log destination of the feature service (found in the
 feature repo: Feast is loaded for that). Serving logs may be a folder, a file, or a URI
 pyarrow's filesystems read (s3://, gs://, file://). Exit codes: 0 pass or warn,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare training data with serving logs and decide pass/warn/retrain/block",
         description=(
             "Profile serving logs against a training snapshot and decide: pass, warn, "
-            "retrain, block or insufficient data. Needs only parquet files."
+            "retrain, block or insufficient data. Needs only parquet files; where the "
+            "feature repo is found, the logged requests are also replayed through its "
+            "offline store (--no-replay: never)."
         ),
         epilog=EXIT_HELP,
     )
@@ -136,6 +141,7 @@ class _StepBar:
 def run(args: argparse.Namespace) -> int:
     from skewguard.checking.policy import find_policy, load_policy
     from skewguard.commands._events import sinks_from_args
+    from skewguard.report.replay_note import replay_note
     from skewguard.report.summary import render_summary
     from skewguard.vocabulary import Verdict, exit_code_for
 
@@ -150,13 +156,11 @@ def run(args: argparse.Namespace) -> int:
         args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
     try:
-        replayed = None
-        if args.replay:
-            from skewguard.commands.replay import replay_from_args
+        from skewguard.commands.replay import replay_for_check
 
-            bar("replaying logged requests through the offline store", 0, 1)
-            replayed = replay_from_args(args, training=args.training)
+        replayed, replay_status = replay_for_check(args, lambda what: bar(what, 0, 1))
         report = check(args.training, args.serving, policy, progress=bar, replayed=replayed)
+        report = replace(report, replay=replay_status.to_dict())
         written = _write_reports(report, args, fail_on, bar)
     finally:
         bar.close()
@@ -169,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--fail-on {fail_on})"
             )
         print(head + ("\n" + rest if rest else ""))
+        print(f"  {replay_note(report.to_dict())}")
         for what, path in written:
             print(f"  {what} report: {path}")
     _publish_events(report, args, quiet, sinks)

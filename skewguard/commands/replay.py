@@ -1,12 +1,14 @@
 """`skewguard replay`: logged requests through the offline store, compared value by value.
 
-Also provides the `--replay` options of `skewguard check`, which add the joined
-comparison to the check's report and verdict.
+Also provides the `--replay` / `--no-replay` options of `skewguard check`: the joined
+comparison runs by default when the feature repo is found and lands in the check's
+report and verdict (`skewguard.store.replay_status`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from skewguard.commands._common import REPO_HELP
 
 if TYPE_CHECKING:
     from skewguard.checking.joined import ReplayResult
+    from skewguard.store.replay_status import ReplayStatus
 
 
 def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None:
@@ -21,9 +24,14 @@ def add_replay_args(parser: argparse.ArgumentParser, *, for_check: bool) -> None
     if for_check:
         group.add_argument(
             "--replay",
-            action="store_true",
-            help="also replay the logged requests through the offline store and block on "
-            "online/offline disagreement (joined_mismatch_rate)",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="replay the logged requests through the offline store and block on "
+            "online/offline disagreement (joined_mismatch_rate). Default: on when the "
+            "feature repo is found (-c/--chdir, --repo, $FEAST_FS_YAML_FILE_PATH, the current "
+            "folder and its parents); when it cannot run, the check goes on with the "
+            "distribution checks and the report says why. --replay: it must run (exit 2 if "
+            "it cannot). --no-replay: never (no Feast import)",
         )
     group.add_argument("--repo", default=None, metavar="DIR", help=REPO_HELP)
     group.add_argument(
@@ -59,6 +67,28 @@ def replay_from_args(args: argparse.Namespace, training: Path | None = None) -> 
         sample=args.sample,
         seed=args.seed,
         where=str(args.serving),
+    )
+
+
+def replay_for_check(
+    args: argparse.Namespace, announce: Callable[[str], None] | None = None
+) -> tuple[ReplayResult | None, ReplayStatus]:
+    """The replay of `skewguard check` (on by default, see `--replay`) and its status."""
+    from skewguard.store.replay_status import ReplayRequest, replay_if_possible
+
+    wanted = getattr(args, "replay", None)
+    requested = {None: ReplayRequest.DEFAULT, True: ReplayRequest.EXPLICIT}.get(
+        wanted, ReplayRequest.OFF
+    )
+    return replay_if_possible(
+        requested=requested,
+        repo=args.repo,
+        feature_service=args.feature_service,
+        serving=args.serving,
+        training=args.training,
+        sample=args.sample,
+        seed=args.seed,
+        announce=announce,
     )
 
 

@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from skewguard.report.model import Report
     from skewguard.serving.logger import FeatureLogger
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "SERVICE"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "load_scenario_online", "SERVICE"]
 
 SERVICE = "recommender_v1"
 SERVING_WINDOW = timedelta(minutes=30)  # shoppers browse during the first half hour after E
@@ -126,6 +126,21 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
         report=report,
         reports=paths,
     )
+
+
+def load_scenario_online(
+    repo: Path, scenario: Scenario, generator: GeneratorConfig | None = None
+) -> tuple[FeatureStore, GeneratedData]:
+    """The demo's world right after materialization, as `scenario` loads the online store
+    (no traffic, no snapshot): what `skewguard parity` is the gate for."""
+    from skewguard.demo.datagen import generate
+    from skewguard.store.repo import data_dir, find_repo
+
+    path = find_repo(repo)
+    data = generate(data_dir(path), generator or GeneratorConfig())
+    store = _fresh_store(path)
+    _load_online(store, data, SCENARIOS[scenario])
+    return store, data
 
 
 def _fresh_store(repo: Path) -> FeatureStore:
@@ -268,9 +283,12 @@ def _check(
     from skewguard.checking.policy import load_policy
     from skewguard.report.files import ReportPaths, write_reports
     from skewguard.store.replay import read_serving_logs, replay
+    from skewguard.store.replay_status import ReplayRequest, ReplayStatus
 
     replayed = replay(store, SERVICE, read_serving_logs(logs), where=str(logs))
     report = check(snapshot, logs, load_policy(None), replayed=replayed)
+    status = ReplayStatus.from_result(replayed, ReplayRequest.DEFAULT, repo=str(store.repo_path))
+    report = replace(report, replay=status.to_dict())
     paths = ReportPaths.in_folder(out)
     write_reports(report, paths)
     return report, paths.as_dict()

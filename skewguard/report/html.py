@@ -40,6 +40,7 @@ from skewguard.report.common import (
     why_lines,
 )
 from skewguard.report.markdown import VERDICT_MEANING
+from skewguard.report.replay_note import replay_note, report_command
 from skewguard.report.svg import categories_svg, histogram_svg
 
 if TYPE_CHECKING:
@@ -189,7 +190,8 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{script_hash}'"
     )
-    page_title = title or f"skewguard check: {verdict_label(verdict).upper()}"
+    command = report_command(d)
+    page_title = title or f"{command}: {verdict_label(verdict).upper()}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -198,10 +200,11 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         f"<title>{_e(page_title)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f'<header class="verdict v-{_e(verdict)}" id="verdict" data-verdict="{_e(verdict)}">',
-        f'<h1>skewguard check: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
+        f'<h1>{_e(command)}: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
         _why(d),
+        _replay_paragraph(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
@@ -229,6 +232,11 @@ def _why(d: Mapping[str, Any]) -> str:
         for name, reasons in lines
     )
     return f'<div class="why" id="why"><p><b>{_e(title)}:</b></p><ul>{items}</ul></div>'
+
+
+def _replay_paragraph(d: Mapping[str, Any]) -> str:
+    note = replay_note(d)
+    return f'<p id="replay">{_e(note)}</p>' if note else ""
 
 
 def _overview(

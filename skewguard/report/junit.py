@@ -2,9 +2,10 @@
 
 Shape (the common Ant/Jenkins JUnit schema, `tests/junit-10.xsd`):
 
-    testsuites(name="skewguard check", tests, failures, errors, skipped, time)
+    testsuites(name="skewguard check" | "skewguard parity", tests, failures, ...)
     └── testsuite(name=<feature>, tests, failures, errors, skipped, time, timestamp)
-        ├── properties: verdict, kind, critical, rows_training, rows_serving
+        ├── properties: verdict, kind, critical, rows_training, rows_serving, and when
+        │   the report records the replay: replay_ran, replay_reason, replay_detail
         └── testcase(classname="skewguard.<feature>", name=<check>, time)
             ├── failure(message, type=<verdict>)   the check fails the gate
             ├── error(message, type="insufficient_data")   too few rows: not evaluated
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import check_label, check_message, fmt, report_dict, severity
+from skewguard.report.replay_note import replay_properties, report_command
 from skewguard.vocabulary import Verdict
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ def render_junit(
     gate = Verdict(fail_on)
     if gate in (Verdict.PASS, Verdict.INSUFFICIENT_DATA):
         raise ValueError(f"fail_on must be warn, retrain or block, not {gate}")
-    root = ET.Element("testsuites", name=SUITES_NAME)
+    root = ET.Element("testsuites", name=report_command(d))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for feature in d.get("features") or []:
         name = _xml_text(feature.get("name"))
@@ -82,6 +84,7 @@ def render_junit(
             ("critical", feature.get("critical")),
             ("rows_training", rows.get("training")),
             ("rows_serving", rows.get("serving")),
+            *replay_properties(d),
         ):
             ET.SubElement(props, "property", name=key, value=_xml_text(fmt(value)))
         for check in feature.get("checks") or []:

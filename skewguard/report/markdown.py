@@ -32,6 +32,7 @@ from skewguard.report.common import (
     verdict_label,
     why_lines,
 )
+from skewguard.report.replay_note import replay_note, report_command
 
 if TYPE_CHECKING:
     from skewguard.report.model import Report
@@ -131,7 +132,7 @@ def render_markdown(
     summary = d.get("summary") or {}
     counts = ", ".join(f"{n} {verdict_label(v)}" for v, n in summary.items() if n)
     lines = [
-        f"## {VERDICT_ICON.get(verdict, '')} skewguard check: {verdict_label(verdict).upper()}",
+        f"## {VERDICT_ICON.get(verdict, '')} {report_command(d)}: {verdict_label(verdict).upper()}",
         "",
         f"**Verdict: {md_escape(verdict_label(verdict))}**: "
         f"{VERDICT_MEANING.get(verdict, md_escape(verdict))}",
@@ -139,6 +140,9 @@ def render_markdown(
         "",
     ]
     lines += _why_section(d)
+    note = replay_note(d)
+    if note:
+        lines += [md_escape(note), ""]
     failing = not_passing(d)
     lines += _failing_section(features, failing, max_rows)
     lines += _features_section(d, max_rows)

@@ -240,6 +240,8 @@ class Report:
     skewguard_version: str = ""
     schema_version: int = REPORT_SCHEMA_VERSION
     summary: Mapping[str, int] = field(default_factory=dict)
+    # Whether the joined replay ran and, if not, why (docs/replay.md); None: not recorded.
+    replay: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.summary:
@@ -275,7 +277,7 @@ class Report:
         return to_json(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema_version": self.schema_version,
             "verdict": str(self.verdict),
             "exit_code": int(exit_code_for(self.verdict)),
@@ -287,6 +289,9 @@ class Report:
             "summary": dict(self.summary),
             "features": [f.to_dict() for f in self.features],
         }
+        if self.replay is not None:
+            out["replay"] = dict(self.replay)
+        return out
 
     @classmethod
     def from_dict(cls, d: Any) -> Report:
@@ -308,7 +313,17 @@ class Report:
             features=tuple(
                 FeatureResult.from_dict(f, f"features[{i}]") for i, f in enumerate(features)
             ),
+            replay=_replay_status(r.optional("replay", Mapping)),
         )
+
+
+def _replay_status(d: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if d is None:
+        return None
+    r = _Fields(d, "report.replay")
+    r.required("ran", bool)
+    r.optional("reason", str)
+    return d
 
 
 def build_report(

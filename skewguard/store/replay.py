@@ -42,9 +42,10 @@ from skewguard.logschema import (
 if TYPE_CHECKING:
     from feast import FeatureStore
 
+    from skewguard.checking.reading import ServingInput
     from skewguard.store.service import ServedFeature, ServiceSpec
 
-__all__ = ["read_serving_logs", "sample_rows", "replay"]
+__all__ = ["read_serving_logs", "read_opened_logs", "sample_rows", "replay"]
 
 
 def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.Table:
@@ -56,7 +57,15 @@ def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.
     """
     from skewguard.checking.reading import open_serving
 
-    serving = open_serving(path if isinstance(path, Path) else str(path))
+    return read_opened_logs(
+        open_serving(path if isinstance(path, Path) else str(path)), path, columns
+    )
+
+
+def read_opened_logs(
+    serving: ServingInput, where: str | Path, columns: list[str] | None = None
+) -> pa.Table:
+    """The rows of serving logs already found by `open_serving` (listed once, not twice)."""
     try:
         dataset = ds.dataset(
             [str(f) for f in serving.data.files],
@@ -67,7 +76,7 @@ def read_serving_logs(path: str | Path, columns: list[str] | None = None) -> pa.
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(
             f"cannot read the serving logs: {err}",
-            where=str(path),
+            where=str(where),
             hint="remove or repair the unreadable file",
         ) from err
 
