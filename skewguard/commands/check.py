@@ -12,6 +12,7 @@ pyarrow's filesystems read (s3://, gs://, file://). Exit codes: 0 pass or warn,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +103,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from skewguard.commands._events import add_publish_args
 
     add_publish_args(parser)
+    from skewguard.commands._engine import add_engine_args
+
+    add_engine_args(parser, "the training and serving profiles")
     parser.set_defaults(run=run)
 
 
@@ -146,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     # Event sinks are built (their settings parsed) before the check: a malformed
     # --events-redis is bad input, not a publishing failure after the verdict.
     sinks = sinks_from_args(args)
+    from skewguard.commands._engine import engine_from_args
+
+    engine = engine_from_args(args)
     if args.serving is None:
         args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
@@ -156,7 +163,15 @@ def run(args: argparse.Namespace) -> int:
 
             bar("replaying logged requests through the offline store", 0, 1)
             replayed = replay_from_args(args, training=args.training)
-        report = check(args.training, args.serving, policy, progress=bar, replayed=replayed)
+        with engine if engine is not None else contextlib.nullcontext():
+            report = check(
+                args.training,
+                args.serving,
+                policy,
+                progress=bar,
+                replayed=replayed,
+                engine=engine,
+            )
         written = _write_reports(report, args, fail_on, bar)
     finally:
         bar.close()
