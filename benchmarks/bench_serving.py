@@ -24,6 +24,8 @@ repeats the whole measurement and prints each trial and their median.
     PYTHONPATH=. python benchmarks/bench_serving.py [--rounds 300] [--block 10] [--trials 5]
         [--entities 1] [--json FILE]
 
+`--build-repo` measures instead on a generated, applied and materialized copy of the repo
+under its own Feast project (removed from Redis at the end), so no `make demo` is needed.
 `--entities N` puts N entity pairs in every request; `--json FILE` also writes the
 medians over trials (and each trial) there, for benchmarks/run_all.py.
 
@@ -261,9 +263,24 @@ def main() -> int:
     parser.add_argument("--flushes", type=int, default=30, help="flushes for --after-flush")
     parser.add_argument("--entities", type=int, default=1, help="entity pairs per request")
     parser.add_argument("--json", type=Path, help="write the medians here too")
+    parser.add_argument("--build-repo", action="store_true", help="see the module docstring")
     args = parser.parse_args()
     ENTITIES["n"] = args.entities
+    if not args.build_repo:
+        return measure(args)
+    from bench_lookup import build_repo
 
+    os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder:
+        store, _ = build_repo(Path(folder), args.customers, args.products)
+        try:
+            args.repo = Path(store.repo_path)
+            return measure(args)
+        finally:
+            store.teardown()  # this project's keys leave Redis
+
+
+def measure(args: argparse.Namespace) -> int:
     from skewguard.serving.logger import FeatureLogger
     from skewguard.serving.writer import WriterConfig
     from skewguard.store.repo import open_store, store_redis_target

@@ -312,3 +312,33 @@ def test_a_scheme_pyarrow_lacks_is_read_through_fsspec(tmp_path: Path) -> None:
         )
     finally:
         memory.rm("/sg-dask", recursive=True)
+
+
+def test_skewguard_snapshot_engine_dask(scheduler: str, small_repo: Any, tmp_path: Path) -> None:
+    """The CLI on a real Feast repo: same data, and a reference profile with the same
+    counts as the one built in one process (bin edges come from randomized sketches on
+    both paths, so only what does not depend on them is compared)."""
+    labels = small_repo.path / "data" / "interactions.parquet"
+    argv = ["snapshot", "--repo", str(small_repo.path), "--labels", str(labels)]
+    assert cli.main([*argv, "--out", str(tmp_path / "local")]) == 0
+    dask_argv = [*argv, "--out", str(tmp_path / "dask"), "--engine", "dask"]
+    assert cli.main([*dask_argv, "--scheduler", scheduler]) == 0
+    manifests = [
+        json.loads((tmp_path / s / "manifest.json").read_text()) for s in ("local", "dask")
+    ]
+    assert manifests[0]["content_hash"] == manifests[1]["content_hash"]
+    local, on_dask = (
+        read_reference_profile(tmp_path / s / m["reference_profile"])
+        for s, m in zip(("local", "dask"), manifests, strict=True)
+    )
+    assert on_dask.rows == local.rows == manifests[0]["row_count"]
+    for d, s in zip(on_dask.features, local.features, strict=True):
+        assert (d.name, d.spec.kind, d.arrow_type) == (s.name, s.spec.kind, s.arrow_type)
+        a, b = d.profile, s.profile
+        assert (a.count, a.nulls) == (b.count, b.nulls), d.name
+        if isinstance(a, NumericProfile) and isinstance(b, NumericProfile):
+            assert (a.nan, a.min, a.max) == (b.nan, b.min, b.max), d.name
+            assert a.mean == pytest.approx(b.mean, rel=1e-12), d.name
+            assert sum(a.histogram) == sum(b.histogram) == a.finite, d.name
+        elif isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile):
+            assert a.top() == b.top(), d.name
