@@ -143,8 +143,8 @@ def _report(label: str, runs: list[dict[str, float]]) -> dict[str, float]:
         "runs": len(runs),
         "replay_seconds": replay_s,
         "process_seconds": wall,
-        "rows_per_second": rows / replay_s,
-        "process_rows_per_second": rows / wall,
+        "rows_per_s": rows / replay_s,
+        "process_rows_per_s": rows / wall,
         "peak_mib": peak,  # ru_maxrss is KiB: / 1024 is MiB
         "discount_mismatches": runs[0]["discount_diff"],
     }

@@ -231,6 +231,8 @@ def run_detection(quick: bool, logs: Path, scratch: Path) -> Outcome:
             "detection",
             "skipped",
             "python benchmarks/bench_detection.py",
+            load_before=_load(),
+            load_after=_load(),
             reason="benchmarks/bench_detection.py is not in this checkout",
         )
     usage = subprocess.run(
@@ -268,10 +270,10 @@ def _rate(d: dict[str, Any], key: str = "rows_per_s", peak: str = "peak_mib") ->
     return text + (f", peak {d[peak]:,.0f} MiB" if d.get(peak) is not None else "")
 
 
-def _pick(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
-    for row in rows:
-        if all(row.get(k) == v for k, v in match.items()):
-            return row
+def _pick(items: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    for item in items:
+        if all(item.get(k) == v for k, v in match.items()):
+            return item
     raise KeyError(match)
 
 
