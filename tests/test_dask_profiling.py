@@ -342,3 +342,18 @@ def test_skewguard_snapshot_engine_dask(scheduler: str, small_repo: Any, tmp_pat
             assert sum(a.histogram) == sum(b.histogram) == a.finite, d.name
         elif isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile):
             assert a.top() == b.top(), d.name
+
+
+def test_without_a_scheduler_a_local_cluster_runs_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--engine dask` alone: a LocalCluster of worker processes for the call, then gone."""
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    training = write_training(tmp_path / "train", 2_000, seed=3, reference=True)
+    reference = read_reference_profile(training / "reference_profile.json")
+    serving = open_serving(write_logs(tmp_path / "logs", 3_000, 4, days=2, files=1, group=500))
+    engine = DaskEngine(workers=2, partition_rows=1_000)
+    assert engine.describe() == "a local Dask cluster"
+    on_dask = engine.profile_serving(serving, reference.specs)
+    assert engine._client is None and engine._cluster is None  # closed after the call
+    assert_same_profiles(on_dask, profile_serving(serving, reference.specs), exact_sketches=False)
