@@ -32,14 +32,9 @@ lint: setup ## ruff check, format check, and mypy (strict for checking/ and repo
 	$(BIN)/ruff format --check skewguard tests feature_repo benchmarks
 	$(BIN)/mypy
 
-bench: setup ## benchmarks (check vs Evidently, replay, serving, on-demand lookup, materialization); each prints its figures
+bench: setup ## every benchmark in one run, each beside its peer: writes docs/benchmarks.md and docs/benchmarks.json (BENCH_ARGS=--quick: a smoke test)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python benchmarks/bench_check.py
-	$(BIN)/python benchmarks/bench_replay.py --with-feast-duckdb
-	$(BIN)/skewguard demo --scenario clean >/dev/null
-	$(BIN)/python benchmarks/bench_serving.py
-	$(BIN)/python benchmarks/bench_lookup.py
-	$(BIN)/python benchmarks/bench_materialize.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 notebook: setup ## re-run notebooks/walkthrough.ipynb and store it with its outputs
 	$(BIN)/python notebooks/run_walkthrough.py

@@ -15,7 +15,13 @@ distributions, then:
    serving rows (pandas frames already in memory, so only Evidently's computation is timed)
    in a child process, when Evidently is installed (`pip install skewguard[bench]`).
 
-It prints rows per second for both tools and their ratio.
+It prints rows per second for both tools.
+
+    --engines local,dask   also profile and check on a Dask LocalCluster of
+                           --dask-workers processes, started once beforehand (as an existing
+                           cluster); its processes' memory and CPU count with the check's
+    --chunk N              rows per serving log file (the smaller size measured is one file)
+    --json FILE            write the figures there too (for benchmarks/run_all.py)
 """
 
 from __future__ import annotations
@@ -81,13 +87,13 @@ def _timestamps(rng: np.random.Generator, n: int) -> pa.Array:
     return pa.array(micros, type=pa.timestamp("us", tz="UTC"))
 
 
-def generate(root: Path, rows: int) -> tuple[Path, Path]:
+def generate(root: Path, rows: int, chunk: int = CHUNK) -> tuple[Path, Path]:
     snapshot, logs = root / "snapshot", root / "logs"
     snapshot.mkdir(parents=True)
     rng = np.random.default_rng(1)
     writer = None
-    for start in range(0, rows, CHUNK):
-        n = min(CHUNK, rows - start)
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
         table = pa.table(
             {
                 "customer_id": pa.array(rng.integers(1, 1_000_000, n)),
@@ -114,8 +120,8 @@ def generate(root: Path, rows: int) -> tuple[Path, Path]:
     (snapshot / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
     rng = np.random.default_rng(2)
-    for i, start in enumerate(range(0, rows, CHUNK)):
-        n = min(CHUNK, rows - start)
+    for i, start in enumerate(range(0, rows, chunk)):
+        n = min(chunk, rows - start)
         logged = _timestamps(rng, n)
         columns: dict[str, pa.Array] = {
             "customer_id": pa.array(rng.integers(1, 1_000_000, n)),
@@ -157,14 +163,41 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a live process tree, from /proc."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += ticks.get(p, 0)
+        stack.extend(children.get(p, []))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 CPU = {"last": 0.0}
 
 
 def run_measured(
-    cmd: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0, 1, 3)
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    ok: tuple[int, ...] = (0, 1, 3),
+    also: int | None = None,
 ) -> tuple[float, int, str]:
     """Wall seconds, peak tree RSS in bytes, and stdout of a child process. The child's
-    CPU seconds (user + system, its workers included) are left in CPU["last"]."""
+    CPU seconds (user + system, its workers included) are left in CPU["last"]. With
+    `also` (a Dask cluster's pid), that process tree's RSS and CPU count as the child's."""
+    also_cpu = _tree_cpu(also) if also else 0.0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -174,7 +207,7 @@ def run_measured(
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_rss(proc.pid) + (_tree_rss(also) if also else 0))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -185,6 +218,8 @@ def run_measured(
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if also:
+        CPU["last"] += _tree_cpu(also) - also_cpu
     if proc.returncode not in ok:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
     return wall, peak, out
@@ -210,99 +245,196 @@ EVIDENTLY_SCRIPT = textwrap.dedent(
 )
 
 
+CLUSTER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from distributed import LocalCluster
+    cluster = LocalCluster(
+        n_workers=int(sys.argv[1]), threads_per_worker=1, processes=True,
+        dashboard_address=None,
+    )
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+    cluster.close()
+    """
+)
+
+
+class DaskCluster:
+    """A LocalCluster in a child process (scheduler and worker processes under it), as an
+    existing cluster is to `skewguard check --engine dask --scheduler ADDRESS`."""
+
+    def __init__(self, workers: int, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CLUSTER_SCRIPT, str(workers)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address.startswith("tcp://"):
+            self.close()
+            raise SystemExit("the Dask LocalCluster did not start")
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def measure(
+    cmd: list[str], env: dict[str, str], repeats: int, also: int | None
+) -> dict[str, float]:
+    """Median wall and CPU seconds and the highest peak RSS of `repeats` runs of `cmd`."""
+    walls, peaks, cpus = [], [], []
+    for _ in range(repeats):
+        wall, peak, _ = run_measured(cmd, env, also=also)
+        walls.append(wall)
+        peaks.append(peak)
+        cpus.append(CPU["last"])
+    return {
+        "runs": repeats,
+        "wall_s": [round(w, 3) for w in walls],
+        "median_s": statistics.median(walls),
+        "cpu_s": statistics.median(cpus),
+        "peak_mib": max(peaks) / 2**20,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="rows per serving log file")
     parser.add_argument("--evidently-rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--engines", default="local", help="comma-separated: local, dask (default: local)"
+    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="worker processes")
     parser.add_argument("--keep", type=Path, help="generate here and keep the data")
     parser.add_argument("--no-evidently", action="store_true", help="skip the Evidently run")
+    parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
+    engines = [e for e in args.engines.split(",") if e]
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="skewguard-bench-"))
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     py = sys.executable
+    results: dict[str, object] = {"rows": args.rows, "features": len(FEATURES), "check": []}
     print(f"cores available: {len(os.sched_getaffinity(0))}; data in {root}")
+    cluster = None
     try:
         t0 = time.perf_counter()
         if (root / "snapshot" / "manifest.json").exists():
             snapshot, logs = root / "snapshot", root / "logs"
         else:
-            snapshot, logs = generate(root, args.rows)
+            snapshot, logs = generate(root, args.rows, args.chunk)
         print(
             f"generated {args.rows:,} training + {args.rows:,} serving rows x {len(FEATURES)} "
             f"features in {time.perf_counter() - t0:.1f} s"
         )
+        if "dask" in engines:
+            cluster = DaskCluster(args.dask_workers, env)
+            print(f"Dask LocalCluster of {args.dask_workers} worker processes: {cluster.address}")
+        flags = {
+            "local": [],
+            "dask": ["--engine", "dask", "--scheduler", cluster.address] if cluster else [],
+        }
+        also = {"local": None, "dask": cluster.proc.pid if cluster else None}
 
         build = (
             "import json, sys; from pathlib import Path; "
-            "from skewguard.profiling import write_reference_profile; "
-            "snap = Path(sys.argv[1]); path = write_reference_profile(snap); "
+            "from skewguard.checking.reference import write_reference_profile; "
+            "from skewguard.checking.dask_profiling import DaskEngine; "
+            "snap = Path(sys.argv[1]); "
+            "engine = DaskEngine(sys.argv[2]) if len(sys.argv) > 2 else None; "
+            "path = write_reference_profile(snap, engine=engine); "
             "m = json.loads((snap / 'manifest.json').read_text()); "
             "m['reference_profile'] = path.name; "
             "(snap / 'manifest.json').write_text(json.dumps(m, indent=2))"
         )
-        wall, peak, _ = run_measured([py, "-c", build, str(snapshot)], env)
-        print(
-            f"reference profile of {args.rows:,} rows: {wall:.2f} s (CPU {CPU['last']:.2f} s), "
-            f"peak RSS {peak / 2**20:.0f} MiB"
-        )
-
-        cmd = [py, "-m", "skewguard", "check", "--training", str(snapshot), "--serving", str(logs),
-               "--json", str(root / "report.json")]  # fmt: skip
-        walls, peaks, cpus = [], [], []
-        for _ in range(args.repeats):
-            wall, peak, out = run_measured(cmd, env)
-            walls.append(wall)
-            peaks.append(peak)
-            cpus.append(CPU["last"])
-        verdict = json.loads((root / "report.json").read_text())["verdict"]
-        check_wall = statistics.median(walls)
-        rate = args.rows / check_wall
-        print(
-            f"skewguard check {args.rows:,} serving rows x {len(FEATURES)} features: "
-            f"median {check_wall:.2f} s of {[round(w, 2) for w in walls]}, "
-            f"CPU {statistics.median(cpus):.2f} s, peak RSS {max(peaks) / 2**20:.0f} MiB, "
-            f"verdict {verdict}, {rate:,.0f} rows/s"
-        )
-        if verdict != "pass":
-            print(out)
-            raise SystemExit("false alarm: same-distribution data did not pass")
+        reference: dict[str, object] = {}
+        for engine in engines:
+            extra = [cluster.address] if engine == "dask" and cluster else []
+            figures = measure([py, "-c", build, str(snapshot), *extra], env, 1, also[engine])
+            reference[engine] = {**figures, "rows_per_s": args.rows / figures["median_s"]}
+            print(
+                f"reference profile of {args.rows:,} rows ({engine}): "
+                f"{figures['median_s']:.2f} s (CPU {figures['cpu_s']:.2f} s), "
+                f"peak RSS {figures['peak_mib']:.0f} MiB"
+            )
+        results["reference_profile"] = reference
 
         first = sorted(logs.rglob("*.parquet"))[0]
-        small = [py, "-m", "skewguard", "check", "--training", str(snapshot), "--serving",
-                 str(first)]  # fmt: skip
-        wall_1m, peak_1m, _ = run_measured(small, env)
-        print(
-            f"skewguard check {CHUNK:,} serving rows: {wall_1m:.2f} s (CPU {CPU['last']:.2f} s), "
-            f"peak RSS {peak_1m / 2**20:.0f} MiB, {CHUNK / wall_1m:,.0f} rows/s"
-        )
+        sizes = [(pq.ParquetFile(first).metadata.num_rows, first), (args.rows, logs)]
+        for rows, serving in sorted(set(sizes)):
+            for engine in engines:
+                cmd = [py, "-m", "skewguard", "check", "--training", str(snapshot),
+                       "--serving", str(serving), "--json", str(root / "report.json"),
+                       *flags[engine]]  # fmt: skip
+                figures = measure(cmd, env, args.repeats, also[engine])
+                verdict = json.loads((root / "report.json").read_text())["verdict"]
+                rate = rows / figures["median_s"]
+                results["check"].append(  # type: ignore[attr-defined]
+                    {
+                        "rows": rows,
+                        "engine": engine,
+                        **figures,
+                        "rows_per_s": rate,
+                        "verdict": verdict,
+                    }  # fmt: skip
+                )
+                print(
+                    f"skewguard check {rows:,} serving rows x {len(FEATURES)} features "
+                    f"({engine}): median {figures['median_s']:.2f} s of {figures['wall_s']}, "
+                    f"CPU {figures['cpu_s']:.2f} s, peak RSS {figures['peak_mib']:.0f} MiB, "
+                    f"verdict {verdict}, {rate:,.0f} rows/s"
+                )
+                if verdict != "pass":
+                    raise SystemExit("false alarm: same-distribution data did not pass")
 
-        payload = json.dumps(
-            [FEATURES, str(snapshot / "data.parquet"), str(first), args.evidently_rows]
-        )
+        ev_rows = min(args.evidently_rows, sizes[0][0])
+        payload = json.dumps([FEATURES, str(snapshot / "data.parquet"), str(first), ev_rows])
         try:
             if args.no_evidently:
                 raise ImportError
             import evidently  # noqa: F401
         except ImportError:
             print("Evidently not installed (pip install 'skewguard[bench]'): skipped")
+            results["evidently"] = None
             return
         wall_ev, peak_ev, out = run_measured([py, "-c", EVIDENTLY_SCRIPT, payload], env, ok=(0,))
         result = json.loads(out.strip().splitlines()[-1])
-        ev_rate = args.evidently_rows / result["seconds"]
+        ev_rate = ev_rows / result["seconds"]
+        results["evidently"] = {
+            "rows": ev_rows,
+            "compute_s": result["seconds"],
+            "process_s": wall_ev,
+            "cpu_s": CPU["last"],
+            "peak_mib": peak_ev / 2**20,
+            "rows_per_s": ev_rate,
+            "drifted_columns": result["drift"],
+        }
         print(
-            f"Evidently DataDriftPreset {args.evidently_rows:,} rows x {len(FEATURES)} features: "
+            f"Evidently DataDriftPreset {ev_rows:,} rows x {len(FEATURES)} features: "
             f"{result['seconds']:.2f} s computing ({wall_ev:.2f} s with load, "
             f"CPU {CPU['last']:.2f} s), "
             f"peak RSS {peak_ev / 2**20:.0f} MiB, drifted columns {result['drift']}, "
             f"{ev_rate:,.0f} rows/s"
         )
-        print(
-            f"rows/s ratio skewguard (10M, end to end) / Evidently (1M, compute only): "
-            f"{rate / ev_rate:.1f}x"
-        )
     finally:
+        if cluster is not None:
+            cluster.close()
+        if args.json is not None:
+            results["load_average"] = list(os.getloadavg())
+            args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
 

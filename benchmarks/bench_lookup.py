@@ -19,6 +19,9 @@ measurement and the medians over trials are printed, with the CPU time per reque
 the benchmark process (less sensitive to other work on the machine than latency).
 
     PYTHONPATH=. python benchmarks/bench_lookup.py [--trials 5] [--rounds 200] [--block 10]
+        [--json FILE]
+
+`--json FILE` also writes the medians over trials there (for benchmarks/run_all.py).
 
 `--profile` prints instead where the time of a lookup goes (cProfile, per stage of
 Feast's online path), for the python and pandas views. `--offline ROWS` times instead
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import os
 import pstats
 import shutil
@@ -171,7 +175,7 @@ def trial(
 
 def report(
     entities: int, requests: int, trials: list[dict[str, tuple[float, float, float]]]
-) -> None:
+) -> dict[str, dict[str, float]]:
     print(f"{entities} entity pair(s) per request, {requests} requests per variant per trial:")
     for i, figures in enumerate(trials, 1):
         cells = ", ".join(
@@ -179,14 +183,17 @@ def report(
             for name, (p50, p99, cpu) in figures.items()
         )
         print(f"  trial {i}: p50 / p99 / CPU ms: {cells}")
+    medians: dict[str, dict[str, float]] = {}
     for name, service in VARIANTS.items():
         p50, p99, cpu = (statistics.median(t[name][k] for t in trials) for k in range(3))
         print(
             f"  {name:<7} ({service:<14}) p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
             f"CPU {cpu:5.2f} ms per request  (medians of trials)"
         )
+        medians[name] = {"p50_ms": p50, "p99_ms": p99, "cpu_ms": cpu, "trials": len(trials)}
     load = os.getloadavg()[0]
     print(f"  load average (1 min) at the end: {load:.2f} on {os.cpu_count()} CPUs")
+    return medians
 
 
 _AUGMENT = "_augment_response_with_on_demand_transforms"
@@ -291,7 +298,9 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="see the module docstring")
     parser.add_argument("--offline", type=int, metavar="ROWS", help="see the module docstring")
     parser.add_argument("--offline-runs", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write the medians here too")
     args = parser.parse_args()
+    results: dict[str, Any] = {"variants": VARIANTS}
 
     import skewguard
 
@@ -322,9 +331,12 @@ def main() -> int:
                 block(call, args.warmup // entities or 5, 0)
             gc.collect()
             gc.freeze()  # what a server does after start-up (skewguard serve does)
-            results = [trial(calls, rounds, args.block) for _ in range(args.trials)]
+            measured = [trial(calls, rounds, args.block) for _ in range(args.trials)]
             gc.unfreeze()
-            report(entities, rounds * args.block, results)
+            results[f"entities_{entities}"] = report(entities, rounds * args.block, measured)
+        if args.json is not None:
+            results["load_average"] = list(os.getloadavg())
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         if store is not None:
             store.teardown()  # this project's keys leave Redis

@@ -1,6 +1,7 @@
 """Benchmark: replay N logged rows through the offline store and compare them.
 
     python benchmarks/bench_replay.py [--rows 1000000] [--runs 3] [--with-feast-duckdb]
+        [--json FILE]
 
 Builds a repo copy in a temp folder with a generated world big enough for N labelled
 interactions, then writes N serving-log rows in Feast's log schema: the request times and
@@ -124,7 +125,7 @@ def _run_child(repo: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _report(label: str, runs: list[dict[str, float]]) -> None:
+def _report(label: str, runs: list[dict[str, float]]) -> dict[str, float]:
     wall = statistics.median(r["wall"] for r in runs)
     replay_s = statistics.median(r["replay"] for r in runs)
     peak = max(r["peak_mb"] for r in runs)
@@ -137,6 +138,16 @@ def _report(label: str, runs: list[dict[str, float]]) -> None:
         f"{'':<34} discount mismatches {runs[0]['discount_diff']:,} (1% injected), "
         f"price mismatches {runs[0]['price_diff']:,}"
     )
+    return {
+        "rows": rows,
+        "runs": len(runs),
+        "replay_seconds": replay_s,
+        "process_seconds": wall,
+        "rows_per_s": rows / replay_s,
+        "process_rows_per_s": rows / wall,
+        "peak_mib": peak,  # ru_maxrss is KiB: / 1024 is MiB
+        "discount_mismatches": runs[0]["discount_diff"],
+    }
 
 
 def main() -> None:
@@ -144,7 +155,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--with-feast-duckdb", action="store_true")
+    parser.add_argument("--feast-runs", type=int, default=1, help="runs of the Feast peer")
+    parser.add_argument("--json", type=Path, help="write the medians here too")
     args = parser.parse_args()
+    results: dict[str, object] = {}
 
     from tests.conftest import copy_feature_repo
 
@@ -154,12 +168,21 @@ def main() -> None:
         started = time.perf_counter()
         _make_world(repo, args.rows)
         print(f"built world and {args.rows:,} log rows in {time.perf_counter() - started:.1f} s")
-        _report("skewguard ASOF store", [_run_child(repo) for _ in range(args.runs)])
+        results["skewguard"] = _report(
+            "skewguard ASOF store", [_run_child(repo) for _ in range(args.runs)]
+        )
         if args.with_feast_duckdb:
             yaml = repo / "feature_store.yaml"
             ours = "type: skewguard.store.offline_store.AsofDuckDBOfflineStore"
             yaml.write_text(yaml.read_text().replace(ours, "type: duckdb"))
-            _report("Feast duckdb store (peer)", [_run_child(repo)])
+            results["feast_duckdb"] = _report(
+                "Feast duckdb store (peer)", [_run_child(repo) for _ in range(args.feast_runs)]
+            )
+        if args.json is not None:
+            import os
+
+            results["load_average"] = list(os.getloadavg())
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

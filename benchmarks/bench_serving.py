@@ -22,6 +22,12 @@ block's end, where its work would spill into the other variant's block. `--trial
 repeats the whole measurement and prints each trial and their median.
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--rounds 300] [--block 10] [--trials 5]
+        [--entities 1] [--json FILE]
+
+`--build-repo` measures instead on a generated, applied and materialized copy of the repo
+under its own Feast project (removed from Redis at the end), so no `make demo` is needed.
+`--entities N` puts N entity pairs in every request; `--json FILE` also writes the
+medians over trials (and each trial) there, for benchmarks/run_all.py.
 
 `--after-flush` measures instead what a flush costs the requests that follow it: logged
 requests only, with the encoding in the writer process and on a thread of the serving
@@ -118,27 +124,40 @@ def trial(a: Variant, b: Variant, rounds: int, n: int) -> list[tuple[float, floa
     return [a.figures(), b.figures()]
 
 
-def report(title: str, names: tuple[str, str], trials: list[list[tuple[float, float, float]]]):
-    """Each trial's figures for both variants, then the medians over trials."""
+def report(
+    title: str, names: tuple[str, str], trials: list[list[tuple[float, float, float]]]
+) -> dict[str, dict[str, float]]:
+    """Each trial's figures for both variants, then the medians over trials (returned)."""
     print(title)
     for i, ((a50, a99, acpu), (b50, b99, bcpu)) in enumerate(trials, 1):
         print(
             f"  trial {i}: p50 {a50:5.2f} / {b50:5.2f} ms, p99 {a99:6.2f} / {b99:6.2f} ms "
             f"({100 * (b99 / a99 - 1):+6.1f}%), CPU {acpu:5.2f} / {bcpu:5.2f} ms per request"
         )
+    medians: dict[str, dict[str, float]] = {}
     for k, name in enumerate(names):
         p50, p99, cpu = (statistics.median(t[k][m] for t in trials) for m in range(3))
         print(f"  {name:<40} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  CPU {cpu:5.2f} ms per request")
+        medians[name] = {"p50_ms": p50, "p99_ms": p99, "cpu_ms": cpu, "trials": len(trials)}
     ratio = statistics.median(t[1][1] / t[0][1] - 1 for t in trials)
     cpu_ratio = statistics.median(t[1][2] / max(t[0][2], 1e-9) - 1 for t in trials)
     print(
         f"  {names[1]} vs {names[0]}, median over {len(trials)} trials: "
         f"p99 {100 * ratio:+.1f}%, CPU per request {100 * cpu_ratio:+.1f}%"
     )
+    return medians
 
 
 def entity(i: int, customers: int, products: int) -> dict[str, int]:
     return {"customer_id": i % customers + 1, "product_id": (i * 7) % products + 1}
+
+
+ENTITIES = {"n": 1}  # entity pairs per request (--entities)
+
+
+def entity_rows(i: int, customers: int, products: int) -> list[dict[str, int]]:
+    n = ENTITIES["n"]
+    return [entity(i * n + k, customers, products) for k in range(n)]
 
 
 def free_port() -> int:
@@ -172,11 +191,11 @@ def http_caller(port: int, service: str, customers: int, products: int) -> Calla
 
     def call(i: int) -> object:
         nonlocal connection
-        row = entity(i, customers, products)
+        rows = entity_rows(i, customers, products)
         body = json.dumps(
             {
                 "feature_service": service,
-                "entities": {k: [v] for k, v in row.items()},
+                "entities": {k: [r[k] for r in rows] for k in rows[0]},
                 "full_feature_names": True,
             }
         )
@@ -242,8 +261,26 @@ def main() -> int:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--after-flush", action="store_true", help="see the module docstring")
     parser.add_argument("--flushes", type=int, default=30, help="flushes for --after-flush")
+    parser.add_argument("--entities", type=int, default=1, help="entity pairs per request")
+    parser.add_argument("--json", type=Path, help="write the medians here too")
+    parser.add_argument("--build-repo", action="store_true", help="see the module docstring")
     args = parser.parse_args()
+    ENTITIES["n"] = args.entities
+    if not args.build_repo:
+        return measure(args)
+    from bench_lookup import build_repo
 
+    os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder:
+        store, _ = build_repo(Path(folder), args.customers, args.products)
+        try:
+            args.repo = Path(store.repo_path)
+            return measure(args)
+        finally:
+            store.teardown()  # this project's keys leave Redis
+
+
+def measure(args: argparse.Namespace) -> int:
     from skewguard.serving.logger import FeatureLogger
     from skewguard.serving.writer import WriterConfig
     from skewguard.store.repo import open_store, store_redis_target
@@ -257,9 +294,9 @@ def main() -> int:
     n, rounds, c, p = args.block, args.rounds, args.customers, args.products
     features = sum(len(projection.features) for projection in service.feature_view_projections)
     print(
-        f"{service_name}: 1 entity x {features} features; per trial {rounds} rounds of "
-        f"{n}-request blocks per variant; log flush every {args.flush_rows} rows; "
-        f"Redis {store_redis_target(store)}"
+        f"{service_name}: {args.entities} entity pair(s) x {features} features; per trial "
+        f"{rounds} rounds of {n}-request blocks per variant; log flush every "
+        f"{args.flush_rows} rows; Redis {store_redis_target(store)}"
     )
     writer_config = WriterConfig(flush_rows=args.flush_rows, flush_interval=3600.0)
 
@@ -270,16 +307,17 @@ def main() -> int:
 
         def plain(i: int) -> object:
             return store.get_online_features(
-                features=service, entity_rows=[entity(i, c, p)], full_feature_names=True
+                features=service, entity_rows=entity_rows(i, c, p), full_feature_names=True
             )
 
         def logged(i: int) -> object:
             return logger.get_online_features(
-                service_name, [entity(i, c, p)], full_feature_names=True
+                service_name, entity_rows(i, c, p), full_feature_names=True
             )
 
-        block(plain, args.warmup, 0)
-        block(logged, args.warmup, 0)
+        warmup = max(5, args.warmup // args.entities)
+        block(plain, warmup, 0)
+        block(logged, warmup, 0)
         logger.flush()
         gc.freeze()  # what a server does after start-up (skewguard serve does)
         writer = logger.writer(service_name)
@@ -296,13 +334,21 @@ def main() -> int:
         if writer_pid:
             writer_cpu = cpu_seconds(writer_pid) - writer_cpu
         logger.close()
-    report("in-process (first / second):", (a.name, b.name), in_process)
+    results: dict[str, object] = {
+        "feature_service": service_name,
+        "entities": args.entities,
+        "features": features,
+        "requests_per_variant_per_trial": rounds * n,
+    }
+    results["in_process"] = report("in-process (first / second):", (a.name, b.name), in_process)
+    results["logged_rows"], results["dropped_rows"] = logged_rows, dropped
     print(
         f"  {logged_rows} rows logged, {dropped} dropped; the writer process spent "
         f"{1e6 * writer_cpu / max(logged_rows, 1):.0f} us of CPU per row, outside serving"
     )
 
     if args.skip_http:
+        write_json(args.json, results)
         return 0
     os.environ.setdefault("SKEWGUARD_REDIS", "127.0.0.1:6379")
     feast_port, our_port = free_port(), free_port()
@@ -331,21 +377,28 @@ def main() -> int:
                 http_caller(our_port, service_name, c, p),
                 servers[1].pid,
             )
-            block(theirs.call, args.warmup, 0)
-            block(ours.call, args.warmup, 0)
+            block(theirs.call, warmup, 0)
+            block(ours.call, warmup, 0)
             for _ in range(args.trials):
                 over_http.append(trial(theirs, ours, rounds, n))
         finally:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=60)
-    report(
+    results["http"] = report(
         "over HTTP (POST /get-online-features, one connection, sequential; "
         "CPU is the server's, workers and log writer included):",
         (theirs.name, ours.name),
         over_http,
     )
+    write_json(args.json, results)
     return 0
+
+
+def write_json(path: Path | None, results: dict[str, object]) -> None:
+    if path is not None:
+        results["load_average"] = list(os.getloadavg())
+        path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ where, and ends with a hint on what to do next.
     │   └── TimestampError          missing, naive or unparseable timestamps
     ├── PolicyError                 the policy file is unreadable or has unknown keys
     ├── FeatureRepoError            no feature repo, or no such feature service / view
-    └── OnlineStoreError            Redis is unreachable or refused the operation
+    ├── OnlineStoreError            Redis is unreachable or refused the operation
+    └── EngineError                 the distributed engine (a Dask scheduler) is unreachable
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "PolicyError",
     "FeatureRepoError",
     "OnlineStoreError",
+    "EngineError",
 ]
 
 
@@ -60,3 +62,7 @@ class FeatureRepoError(SkewguardError):
 
 class OnlineStoreError(SkewguardError):
     """The online store (Redis) is unreachable or refused an operation."""
+
+
+class EngineError(SkewguardError):
+    """The distributed engine (a Dask scheduler and its workers) is unreachable or failed."""

@@ -36,6 +36,7 @@ CHECKING_FLOW = [
     "profile",
     "freezing",
     "counting",
+    "dask_profiling",
     "reference",
     "significance",
     "schema",

@@ -59,6 +59,8 @@ __all__ = [
     "profile_training",
     "profile_serving",
     "sample_stride",
+    "usable_specs",
+    "dataset_profile",
 ]
 
 # Above this many cells (rows x features) profiling fans out over worker processes.
@@ -308,7 +310,7 @@ def profile_source(
     """Second pass: count `source` into frozen `specs`, fanning columns out over processes
     when the input is large. Columns whose type cannot use the frozen bins are skipped."""
     statuses = dict(statuses or {})
-    usable = [s for s in specs if _compatible(s, source.schema.field(s.name).type)]
+    usable = usable_specs(source, specs)
     workers = workers if workers is not None else _workers()
     cells = source.rows * max(1, len(usable))
     groups: list[list[ProfileSpec]] = [[] for _ in range(max(1, min(workers, len(usable))))]
@@ -334,6 +336,21 @@ def profile_source(
     for _, p, s in results:
         profiles.update(p)
         status_counts.update(s)
+    return dataset_profile(source, usable, profiles, status_counts)
+
+
+def usable_specs(source: ParquetSource, specs: Sequence[ProfileSpec]) -> list[ProfileSpec]:
+    """The specs whose column in `source` can be counted into their frozen bins."""
+    return [s for s in specs if _compatible(s, source.schema.field(s.name).type)]
+
+
+def dataset_profile(
+    source: ParquetSource,
+    usable: Sequence[ProfileSpec],
+    profiles: Mapping[str, Profile],
+    status_counts: Mapping[str, tuple[int, ...]],
+) -> DatasetProfile:
+    """The profile of all of `source` from the counts of its `usable` features."""
     features = tuple(
         FeatureProfile(
             spec=spec,

@@ -8,7 +8,7 @@ training values never land in underflow or overflow. Vocabularies keep the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import datasketches as ds
@@ -41,7 +41,9 @@ from skewguard.checking.values import (
 )
 from skewguard.errors import InputError
 
-__all__ = ["freeze_specs"]
+__all__ = ["freeze_specs", "new_freezers", "feed_freezers", "merge_freezers", "finish_specs"]
+
+Freezers = dict[str, Any]  # feature -> its freezer (picklable, mergeable)
 
 
 class _NumericFreezer:
@@ -54,6 +56,17 @@ class _NumericFreezer:
         finite = self.sampler.take(x[np.isfinite(x)])
         if finite.size:
             self.sketch.update(finite)
+
+    def merge(self, other: _NumericFreezer) -> None:
+        self.sketch.merge(other.sketch)
+
+    # Sketches travel between processes (Dask workers) as their serialised bytes.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sketch": self.sketch.serialize(), "stride": self.sampler.stride}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.sketch = ds.kll_doubles_sketch.deserialize(state["sketch"])
+        self.sampler = Sampler(state["stride"])
 
     def freeze(self, integral: bool, bins: int = DEFAULT_BINS) -> NumericSpec:
         if self.sketch.is_empty():
@@ -81,6 +94,15 @@ class _CategoricalFreezer:
         ):
             self.sketch.update(str(value), int(n))
 
+    def merge(self, other: _CategoricalFreezer) -> None:
+        self.sketch.merge(other.sketch)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sketch": self.sketch.serialize()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.sketch = ds.frequent_strings_sketch.deserialize(state["sketch"])
+
     def freeze(self, fixed: Sequence[str] | None = None) -> CategoricalSpec:
         if fixed is not None:
             return CategoricalSpec(labels=tuple(fixed))
@@ -101,13 +123,25 @@ class _ArrayFreezer:
         self.length.update(pc.list_value_length(arr))
         self.element.update(pc.list_flatten(arr))
 
+    def merge(self, other: _ArrayFreezer) -> None:
+        self.length.merge(other.length)
+        self.element.merge(other.element)  # type: ignore[arg-type]
+
 
 def freeze_specs(
     source: ParquetSource, features: Sequence[str], *, bins: int = DEFAULT_BINS
 ) -> dict[str, ProfileSpec]:
     """First pass over training data: freeze bin edges and vocabularies per feature."""
-    kinds: dict[str, Kind] = {}
-    freezers: dict[str, Any] = {}
+    freezers = new_freezers(source, features)
+    feed_freezers(freezers, iter_batches(source, list(freezers)) if freezers else iter(()))
+    return finish_specs(source, features, freezers, bins=bins)
+
+
+def new_freezers(source: ParquetSource, features: Sequence[str]) -> Freezers:
+    """Empty freezers for the features that need a first pass (bools need none).
+
+    Raises `InputError` for a feature whose type cannot be profiled."""
+    freezers: Freezers = {}
     stride = kll_stride(source.rows)
     for name in features:
         arrow_type = source.schema.field(name).type
@@ -118,22 +152,42 @@ def freeze_specs(
                 where=str(source.path),
                 hint="profile numbers, strings, bools or lists of those",
             )
-        kinds[name] = kind
         if kind is Kind.NUMERIC:
             freezers[name] = _NumericFreezer(stride)
         elif kind is Kind.CATEGORICAL:
             freezers[name] = _CategoricalFreezer()
         elif kind is Kind.ARRAY:
             freezers[name] = _ArrayFreezer(element_kind(arrow_type), stride)
-    needed = [n for n in features if n in freezers]
-    if needed:
-        for batch in iter_batches(source, needed):
-            for name in needed:
-                freezers[name].update(decode(batch.column(name)))
+    return freezers
+
+
+def feed_freezers(freezers: Freezers, batches: Iterable[pa.RecordBatch]) -> Freezers:
+    """Feed record batches (holding every freezer's column) to the freezers."""
+    for batch in batches:
+        for name, freezer in freezers.items():
+            freezer.update(decode(batch.column(name)))
+    return freezers
+
+
+def merge_freezers(a: Freezers, b: Freezers) -> Freezers:
+    """Fold `b` (freezers of another part of the same input) into `a`."""
+    for name, freezer in a.items():
+        freezer.merge(b[name])
+    return a
+
+
+def finish_specs(
+    source: ParquetSource,
+    features: Sequence[str],
+    freezers: Freezers,
+    *,
+    bins: int = DEFAULT_BINS,
+) -> dict[str, ProfileSpec]:
+    """Frozen specs from fed freezers (of the whole input, or merged from its parts)."""
     specs: dict[str, ProfileSpec] = {}
     for name in features:
         arrow_type = source.schema.field(name).type
-        kind = kinds[name]
+        kind = kind_of(arrow_type)
         body: Spec
         if kind is Kind.BOOL:
             body = CategoricalSpec(labels=BOOL_LABELS)
@@ -142,6 +196,7 @@ def freeze_specs(
         elif kind is Kind.CATEGORICAL:
             body = freezers[name].freeze()
         else:
+            assert kind is Kind.ARRAY
             fz: _ArrayFreezer = freezers[name]
             element_type = arrow_type.value_type
             if fz.element_kind is Kind.NUMERIC:

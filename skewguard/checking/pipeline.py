@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from skewguard.checking.comparing import Measurement
+    from skewguard.checking.dask_profiling import DaskEngine
     from skewguard.checking.joined import ReplayResult
     from skewguard.checking.policy import Policy
     from skewguard.report.model import Report
@@ -33,12 +34,15 @@ def check(
     *,
     progress: Progress | None = None,
     replayed: ReplayResult | None = None,
+    engine: DaskEngine | None = None,
 ) -> Report:
     """Read, profile, compare and decide: the whole check as one call, returning the report.
 
     Uses the snapshot's stored reference profile when it has one, so the raw training data
     is read only when it has to be profiled here. `progress(what, done, total)` is told
     what is happening before each step (reading, profiling, comparing each feature).
+    With `engine`, both sides are profiled on its Dask cluster (same profiles, merged from
+    partitions); without it, in this process and its process pool.
     """
     from skewguard import __version__
     from skewguard.checking.comparing import compare_feature
@@ -60,7 +64,9 @@ def check(
     else:
         rows = training.data.rows if training.data is not None else 0
         step(f"profiling training data {training_path} ({rows:,} rows)", 1, 4)
-        reference = profile_training(training)
+        reference = (
+            engine.profile_training(training) if engine is not None else profile_training(training)
+        )
     if reference.rows == 0:
         raise InputError(
             "the training data has no rows",
@@ -68,7 +74,11 @@ def check(
             hint="point --training at a non-empty snapshot",
         )
     step(f"profiling serving logs {serving_path} ({serving.data.rows:,} rows)", 2, 4)
-    observed = profile_serving(serving, reference.specs)
+    observed = (
+        engine.profile_serving(serving, reference.specs)
+        if engine is not None
+        else profile_serving(serving, reference.specs)
+    )
 
     training_names = training.features if training.data is not None or training.manifest else []
     if not training_names:

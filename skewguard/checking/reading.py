@@ -155,8 +155,32 @@ def type_name(arrow_type: pa.DataType) -> str:
     return normalise_type_name(str(arrow_type))
 
 
-# pyarrow.fs.FileSystem.from_uri, named here so a test can stand another filesystem in.
-filesystem_from_uri = pafs.FileSystem.from_uri
+def _pyarrow_or_fsspec(uri: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem for `uri`; a scheme pyarrow lacks goes to fsspec (az://,
+    abfs://, hf://, ...), wrapped as a pyarrow filesystem."""
+    try:
+        filesystem, base = pafs.FileSystem.from_uri(uri)
+        return filesystem, str(base)
+    except pa.ArrowInvalid as err:
+        if "Unrecognized filesystem type" not in str(err):
+            raise
+        try:
+            import fsspec
+        except ImportError:
+            raise err from None
+        try:
+            fs, base = fsspec.core.url_to_fs(uri)
+        except (ImportError, ValueError) as fs_err:  # unknown protocol or missing driver
+            raise InputError(
+                f"no filesystem for this URI: {fs_err}",
+                where=uri,
+                hint="use a path, or install the fsspec package of that scheme",
+            ) from fs_err
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), base
+
+
+# Named here so a test can stand another filesystem in.
+filesystem_from_uri = _pyarrow_or_fsspec
 HIDDEN_PREFIXES = (".", "_")  # files skipped in a folder, as pyarrow's dataset discovery does
 
 
@@ -370,22 +394,28 @@ def open_serving(path: Path | str) -> ServingInput:
 
 
 def iter_batches(
-    source: ParquetSource, columns: Sequence[str], *, batch_rows: int = DEFAULT_BATCH_ROWS
+    source: ParquetSource,
+    columns: Sequence[str],
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    row_groups: Mapping[Path, Sequence[int]] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream `columns` from every file of `source`, one record batch at a time.
 
     A column absent from a file yields nulls of the merged type for that file's rows.
+    With `row_groups` (file -> row group numbers), only those files and groups are read.
     """
-    for file in source.files:
+    for file in source.files if row_groups is None else row_groups:
         try:
             handle = pq.ParquetFile(source.open(file))
             present = [c for c in columns if c in handle.schema_arrow.names]
             absent = [c for c in columns if c not in present]
             # One row group at a time: over a whole file, pyarrow pre-buffers every row
             # group it is about to read, which costs hundreds of MB on large files.
+            groups = range(handle.num_row_groups) if row_groups is None else row_groups[file]
             batches = (
                 batch
-                for group in range(handle.num_row_groups)
+                for group in groups
                 for batch in handle.iter_batches(
                     batch_size=batch_rows, columns=present, row_groups=[group]
                 )

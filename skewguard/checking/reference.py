@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skewguard.checking.counting import profile_training
 from skewguard.checking.profile import DatasetProfile
@@ -16,15 +17,21 @@ from skewguard.checking.reading import MANIFEST_NAME, REFERENCE_PROFILE_NAME, op
 from skewguard.checking.specs import DEFAULT_BINS
 from skewguard.errors import InputError
 
+if TYPE_CHECKING:
+    from skewguard.checking.dask_profiling import DaskEngine
+
 __all__ = ["write_reference_profile", "read_reference_profile"]
 
 
-def write_reference_profile(snapshot_dir: Path, *, bins: int = DEFAULT_BINS) -> Path:
+def write_reference_profile(
+    snapshot_dir: Path, *, bins: int = DEFAULT_BINS, engine: DaskEngine | None = None
+) -> Path:
     """Profile a snapshot folder's data and write `reference_profile.json` next to it.
 
     Reads `manifest.json` and its data file in a streaming pass, freezes bin edges and
     vocabularies, and writes the profile. Returns the path written. The caller records
     the file name in the manifest (`"reference_profile": "reference_profile.json"`).
+    With `engine`, the profile is built on its Dask cluster.
     """
     snapshot_dir = Path(snapshot_dir)
     if not (snapshot_dir / MANIFEST_NAME).is_file():
@@ -40,7 +47,10 @@ def write_reference_profile(snapshot_dir: Path, *, bins: int = DEFAULT_BINS) -> 
             where=str(snapshot_dir),
             hint="a reference profile is built from data.parquet",
         )
-    profile = profile_training(training, bins=bins)
+    if engine is not None:
+        profile = engine.profile_training(training, bins=bins)
+    else:
+        profile = profile_training(training, bins=bins)
     profile = replace(profile, source=training.data.files[0].name)
     out = snapshot_dir / REFERENCE_PROFILE_NAME
     tmp = out.with_suffix(".json.tmp")

@@ -14,6 +14,7 @@ pyarrow's filesystems read (s3://, gs://, file://). Exit codes: 0 pass or warn,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -107,6 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from skewguard.commands._events import add_publish_args
 
     add_publish_args(parser)
+    from skewguard.commands._engine import add_engine_args
+
+    add_engine_args(parser, "the training and serving profiles")
     parser.set_defaults(run=run)
 
 
@@ -152,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
     # Event sinks are built (their settings parsed) before the check: a malformed
     # --events-redis is bad input, not a publishing failure after the verdict.
     sinks = sinks_from_args(args)
+    from skewguard.commands._engine import engine_from_args
+
+    engine = engine_from_args(args)
     if args.serving is None:
         args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
@@ -159,7 +166,15 @@ def run(args: argparse.Namespace) -> int:
         from skewguard.commands.replay import replay_for_check
 
         replayed, replay_status = replay_for_check(args, lambda what: bar(what, 0, 1))
-        report = check(args.training, args.serving, policy, progress=bar, replayed=replayed)
+        with engine if engine is not None else contextlib.nullcontext():
+            report = check(
+                args.training,
+                args.serving,
+                policy,
+                progress=bar,
+                replayed=replayed,
+                engine=engine,
+            )
         report = replace(report, replay=replay_status.to_dict())
         written = _write_reports(report, args, fail_on, bar)
     finally:

@@ -28,13 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`feast monitor run --set-baseline` writes, and Feast's UI compares serving logs with; "
         "docs/feast.md)",
     )
+    from skewguard.commands._engine import add_engine_args
+
+    add_engine_args(p, "the reference profile")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from skewguard.commands._engine import engine_from_args
     from skewguard.store.repo import choose_feature_service, open_store
     from skewguard.store.snapshot import build_snapshot, filter_time_window, read_labels
 
+    engine = engine_from_args(args)
     labels = read_labels(args.labels)
     labels = filter_time_window(labels, args.since, args.until, where=str(args.labels))
     store = open_store(args.repo)
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         overwrite=args.overwrite,
         where=str(args.labels),
+        engine=engine,
     )
     m = result.manifest
     print(

@@ -58,7 +58,8 @@ def open_store(repo: str | Path | None = None) -> FeatureStore:
     connection helper (`skewguard.store.connection`: timeouts, TLS, URLs, masked passwords).
 
     feature_store.yaml names its Redis itself; `$SKEWGUARD_REDIS`, when set, replaces that
-    connection string for skewguard (the tests and the demo's embedded Redis use it)."""
+    connection string for skewguard (the tests and the demo's embedded Redis use it),
+    unless the yaml's Redis is a cluster (`redis_type: redis_cluster`) or a sentinel."""
     location = locate_repo(repo)
     configured = resolve_target(env=(REDIS_ENV,)) if os.environ.get(REDIS_ENV) else None
     from feast import FeatureStore
@@ -86,8 +87,12 @@ def _load_config(location: RepoLocation, target: RedisTarget | None) -> Any:
     from feast.repo_config import load_repo_config
 
     config = load_repo_config(location.folder, location.config)
-    if target is not None and getattr(config.online_store, "type", None) == "redis":
-        config.online_store.connection_string = target.feast_string()
+    online = config.online_store
+    # A cluster or sentinel yaml names its own nodes: $SKEWGUARD_REDIS (one server) is
+    # for the single-Redis yaml only.
+    single = str(getattr(online, "redis_type", "redis")).rsplit(".", 1)[-1] == "redis"
+    if target is not None and getattr(online, "type", None) == "redis" and single:
+        online.connection_string = target.feast_string()
     return config
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureStore
 
+    from skewguard.checking.dask_profiling import DaskEngine
     from skewguard.store.service import ServedFeature, ServiceSpec
 
 __all__ = [
@@ -283,8 +284,11 @@ def build_snapshot(
     *,
     overwrite: bool = False,
     where: str = "label frame",
+    engine: DaskEngine | None = None,
 ) -> SnapshotResult:
-    """Build a point-in-time correct training snapshot folder at `out`."""
+    """Build a point-in-time correct training snapshot folder at `out`.
+
+    With `engine`, its reference profile is computed on that Dask cluster."""
     import feast
 
     from skewguard.store.service import describe_service
@@ -339,7 +343,7 @@ def build_snapshot(
         # The reference profile travels with the snapshot: a check then needs only it.
         from skewguard.checking.reference import write_reference_profile
 
-        manifest["reference_profile"] = write_reference_profile(scratch).name
+        manifest["reference_profile"] = write_reference_profile(scratch, engine=engine).name
         (scratch / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
 
     return SnapshotResult(
