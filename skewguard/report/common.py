@@ -178,18 +178,18 @@ def headline_check(feature: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def check_reason(check: Mapping[str, Any]) -> str:
-    """Why one check fired, in words: its cause when the check named one, else the measure."""
+    """Why one check fired, in words: its cause when the check named one, else the measure.
+    A schema finding keeps its state (`missing_in_serving`) in front of the cause."""
     cause = check.get("cause")
-    if cause:
-        return str(cause)
     label = check_label(check)
     verdict = str(check.get("verdict"))
     if verdict == Verdict.INSUFFICIENT_DATA:
         return f"{label}: too few rows ({check.get('detail')})"
     if check.get("check") == "schema":
-        return f"schema {fmt(check.get('value'))}" + (
-            f" ({check.get('detail')})" if check.get("detail") else ""
-        )
+        text = f"schema {fmt(check.get('value'))}"
+        return text + (f": {cause}" if cause else f" ({check.get('detail')})")
+    if cause:
+        return str(cause)
     limit = shown_limit(check, crossed_limit(check))
     joiner = ", " if is_rate(check) else " > "
     return f"{label} {shown_value(check)}{joiner}{limit}"
