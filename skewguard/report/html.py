@@ -121,7 +121,7 @@ svg.plot .delta { fill: #5b6570; } svg.plot .legend { fill: #1d2329; }
 pre { background: #f3f4f6; padding: 8px; overflow: auto; max-height: 420px; font-size: 12px; }
 code { font-size: 12px; }
 details > summary { cursor: pointer; }
-.causes { max-width: 380px; background: #fbf7ee; border: 1px solid #eadfc4;
+.causes { flex: 1 1 100%; background: #fbf7ee; border: 1px solid #eadfc4;
   border-radius: 6px; padding: 6px 12px; }
 .causes h4 { margin: 2px 0 4px; } .causes ul { margin: 0; padding-left: 18px; }
 .causes li.c-block b { color: #c62828; } .causes li.c-retrain b { color: #6a3fb5; }
@@ -365,10 +365,9 @@ def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
             figures.append(("array elements", _hist(name, element, "element-histogram")))
     else:
         return f'<p class="meta">No plot for distribution kind {_e(kind)}.</p>'
-    out = ['<div class="plots">']
+    out = ['<div class="plots">', side]
     for caption, svg in figures:
         out.append(f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>")
-    out.append(side)
     out.append("</div>")
     return "".join(out)
 
