@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     policy = load_policy(None)
     totals = {"defects": 0, "missed": 0, "wrong_check": 0, "drifts": 0, "confused": 0,
-              "clean": 0, "false_alarms": 0}  # fmt: skip
+              "clean": 0, "false_alarms": 0, "clean_warn": 0}  # fmt: skip
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 where = root / f"clean-{n}-{seed}"
                 report = check(*make_pair(where, n, 5000 + seed), policy)
                 totals["clean"] += 1
+                totals["clean_warn"] += str(report.verdict) == "warn"
                 if str(report.verdict) not in ("pass", "warn"):
                     totals["false_alarms"] += 1
                     print(f"FALSE   n={n} seed={seed}: {report.verdict} {fired(report)}")
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"defects {totals['defects']}: missed {totals['missed']}, blocked by another check "
         f"{totals['wrong_check']}; drifts {totals['drifts']}: not retrain {totals['confused']}; "
-        f"clean {totals['clean']}: false alarms {totals['false_alarms']}; "
+        f"clean {totals['clean']}: false alarms {totals['false_alarms']} "
+        f"(warn {totals['clean_warn']}); "
         f"{elapsed:.0f} s, load {os.getloadavg()[0]:.1f}"
     )
     return 0
