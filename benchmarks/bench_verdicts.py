@@ -2,9 +2,11 @@
 check that explains it), each drift must retrain, each clean resample must pass or warn.
 
     python benchmarks/bench_verdicts.py [--sizes 1000 10000 100000] [--seeds 3] [--clean 20]
+                                        [--world suite|holdout]
 
 Prints one line per case and the totals: missed defects, false alarms, block-vs-retrain
-confusions. The data come from tests/defect_fixtures.py (its own distributions).
+confusions. The data come from tests/defect_fixtures.py (its own distributions) or, with
+--world holdout, from tests/holdout_fixtures.py (written after the defaults were set).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from defect_fixtures import DEFECTS, DRIFTS, make_pair  # noqa: E402
+import defect_fixtures  # noqa: E402
+import holdout_fixtures  # noqa: E402
 
 from skewguard.checking.pipeline import check  # noqa: E402
 from skewguard.checking.policy import load_policy  # noqa: E402
@@ -40,10 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--clean", type=int, default=20, help="clean resamples per size")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument(
+        "--world",
+        choices=["suite", "holdout"],
+        default="suite",
+        help="tests/defect_fixtures.py (suite) or tests/holdout_fixtures.py (held out)",
+    )
     args = p.parse_args(argv)
+    world = holdout_fixtures if args.world == "holdout" else defect_fixtures
+    DEFECTS, DRIFTS, make_pair = world.DEFECTS, world.DRIFTS, world.make_pair
     policy = load_policy(None)
     totals = {"defects": 0, "missed": 0, "wrong_check": 0, "drifts": 0, "confused": 0,
-              "clean": 0, "false_alarms": 0}  # fmt: skip
+              "clean": 0, "false_alarms": 0, "clean_warn": 0}  # fmt: skip
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 where = root / f"clean-{n}-{seed}"
                 report = check(*make_pair(where, n, 5000 + seed), policy)
                 totals["clean"] += 1
+                totals["clean_warn"] += str(report.verdict) == "warn"
                 if str(report.verdict) not in ("pass", "warn"):
                     totals["false_alarms"] += 1
                     print(f"FALSE   n={n} seed={seed}: {report.verdict} {fired(report)}")
@@ -88,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"defects {totals['defects']}: missed {totals['missed']}, blocked by another check "
         f"{totals['wrong_check']}; drifts {totals['drifts']}: not retrain {totals['confused']}; "
-        f"clean {totals['clean']}: false alarms {totals['false_alarms']}; "
+        f"clean {totals['clean']}: false alarms {totals['false_alarms']} "
+        f"(warn {totals['clean_warn']}); "
         f"{elapsed:.0f} s, load {os.getloadavg()[0]:.1f}"
     )
     return 0

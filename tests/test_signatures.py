@@ -104,3 +104,12 @@ def test_a_profile_from_before_the_samples_still_reads(tmp_path: Path) -> None:
     assert fill.reason == "not_computable" and "re-snapshot" in (fill.detail or "")
     # The gates still see the zeros: a big, significant distribution change.
     assert report.verdict is Verdict.RETRAIN
+
+
+def test_too_little_data_is_insufficient_never_a_verdict(tmp_path: Path) -> None:
+    # 300 rows on a side, below min_rows 500: even an obvious x1000 is not judged.
+    case = next(c for c in DEFECTS if c.name == "seconds_as_ms")
+    report = check(*make_pair(tmp_path, 300, 11, defect=case), POLICY)
+    assert report.verdict is Verdict.INSUFFICIENT_DATA
+    unit = next(c for c in report.feature("session__seconds").checks if c.check == "unit_change")
+    assert unit.verdict is Verdict.INSUFFICIENT_DATA and unit.reason == "below_min_rows"

@@ -9,6 +9,7 @@ from scipy import stats
 from skewguard.checking.significance import (
     binned_ks,
     chi2_pvalue,
+    chi2_sf,
     kolmogorov_sf,
     ks_pvalue,
     mean_shift_pvalue,
@@ -38,6 +39,14 @@ def test_binned_ks_never_exceeds_the_raw_statistic() -> None:
     hb = np.histogram(b, np.concatenate([[-np.inf], edges, [np.inf]]))[0]
     assert binned_ks(ha, hb) <= stats.ks_2samp(a, b).statistic + 1e-12
     assert binned_ks(ha, ha) == 0.0
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 11, 100, 999])
+@pytest.mark.parametrize("quantile", [0.01, 0.5, 0.99, 0.999999])
+def test_chi2_sf_matches_scipy(dof: int, quantile: float) -> None:
+    x = stats.chi2.ppf(quantile, dof)
+    assert chi2_sf(x, dof) == pytest.approx(stats.chi2.sf(x, dof), rel=1e-9, abs=1e-300)
+    assert chi2_sf(x * 3 + 50, dof) == pytest.approx(stats.chi2.sf(x * 3 + 50, dof), rel=1e-8)
 
 
 def test_chi2_matches_scipy_contingency() -> None:

@@ -1,7 +1,7 @@
 """The plain-text summary of a report: a few lines for a terminal.
 
 The verdict and exit code, counts per verdict, sample sizes, and the worst features with
-the checks that did not pass and their causes.
+the checks that did not pass.
 """
 
 from __future__ import annotations
