@@ -139,3 +139,18 @@ def test_an_unavailable_offline_store_leaves_the_check_standing(
         assert "skewguard check: error:" in capsys.readouterr().err
     finally:
         shutil.move(moved, source)
+
+
+def test_logs_of_another_service_are_told_from_their_schema(broken, tmp_path, monkeypatch) -> None:
+    from tests.check_fixtures import write_serving, write_training
+
+    repo, _ = broken
+    monkeypatch.chdir(repo)
+    training = write_training(tmp_path / "train", 2000, seed=1)
+    serving = write_serving(tmp_path / "logs", 2000, seed=2)  # Feast's log schema, other features
+    out = tmp_path / "r.json"
+    argv = ["check", "--training", str(training), "--serving", str(serving), "--json", str(out)]
+    assert cli.main([*argv, "--feature-service", "recommender_v1", "-q"]) == 0
+    replay = json.loads(out.read_text())["replay"]
+    assert replay["reason"] == "logs_not_replayable"
+    assert "lack column(s) customer_profile__avg_order_value" in replay["detail"]

@@ -16,7 +16,7 @@ Parity is exact, not statistical: any differing entity blocks (`PARITY_RULE`).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +139,6 @@ def parity_report(run: ParityRun, *, skewguard_version: str) -> Report:
         policy={"parity": PARITY_RULE.to_dict(), "defaults": {"min_rows": PARITY_MIN_ROWS}},
         skewguard_version=skewguard_version,
     )
-    from dataclasses import replace
-
     return replace(report, replay=_parity_section(run))
 
 

@@ -24,6 +24,8 @@ from skewguard.errors import FeatureRepoError, InputError, OnlineStoreError, Ske
 from skewguard.logschema import LOG_TIMESTAMP, REQUEST_ID
 
 if TYPE_CHECKING:
+    from feast import FeatureStore
+
     from skewguard.checking.joined import ReplayResult
     from skewguard.checking.reading import ServingInput
 
@@ -162,6 +164,12 @@ def replay_if_possible(
         return skip(ReplaySkip.UNKNOWN_FEATURE_SERVICE, err)
     except Exception as err:  # the registry could not be read
         return skip(ReplaySkip.STORE_UNAVAILABLE, err)
+    try:
+        _check_service_columns(store, service, opened, serving)
+    except InputError as err:
+        return skip(ReplaySkip.LOGS_NOT_REPLAYABLE, err)
+    except Exception as err:  # the registry could not be read
+        return skip(ReplaySkip.STORE_UNAVAILABLE, err)
     from skewguard.store.replay import read_opened_logs, replay
 
     try:
@@ -215,6 +223,27 @@ def _open_logs(serving: str | Path) -> ServingInput:
             hint="log with skewguard's logging lookup or server to get replayable logs",
         )
     return opened
+
+
+def _check_service_columns(
+    store: FeatureStore, service: str, opened: ServingInput, serving: str | Path
+) -> None:
+    """Logs of another service are told from the parquet schema, before any row is read
+    (a 10M-row log of the wrong service must not be loaded to find that out)."""
+    from skewguard.store.service import describe_service
+
+    spec = describe_service(store, service)
+    names = set(opened.data.schema.names)
+    missing = [c for c in [*spec.join_keys, *spec.columns] if c not in names]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise InputError(
+            f"the serving logs lack column(s) {shown} of feature service {service!r}",
+            where=str(serving),
+            hint="pass --feature-service with the service these logs belong to",
+        )
 
 
 def _snapshot_service(training: Path | None) -> str | None:
