@@ -61,7 +61,8 @@ BENCHES = [
     Bench(
         "serving_100",
         "bench_serving.py",
-        ("--build-repo --entities 100 --trials 5 --rounds 30 --flush-rows 5000 --warmup 400"),
+        "--build-repo --entities 100 --trials 3 --rounds 20 --block 5 --flush-rows 5000 "
+        "--warmup 400",
         (
             "--build-repo --entities 100 --trials 1 --rounds 2 --block 2 --warmup "
             "200 --flush-rows 500 --customers 60 --products 30"
