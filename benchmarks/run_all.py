@@ -42,8 +42,8 @@ DETECTION = HERE / "bench_detection.py"
 class Bench:
     name: str
     script: str
-    full: list[str]
-    quick: list[str]
+    full: str  # its arguments for `make bench`
+    quick: str  # and for --quick
     needs: str = ""  # what the benchmark needs, for the docs
 
 
@@ -51,131 +51,61 @@ BENCHES = [
     Bench(
         "serving_1",
         "bench_serving.py",
-        ["--build-repo", "--entities", "1", "--trials", "3", "--rounds", "100"],
-        [
-            "--build-repo",
-            "--entities",
-            "1",
-            "--trials",
-            "1",
-            "--rounds",
-            "3",
-            "--block",
-            "2",
-            "--warmup",
-            "4",
-            "--customers",
-            "60",
-            "--products",
-            "30",
-        ],  # fmt: skip
-        "Redis ($SKEWGUARD_REDIS, else 127.0.0.1:6379)",
+        "--build-repo --entities 1 --trials 3 --rounds 100",
+        (
+            "--build-repo --entities 1 --trials 1 --rounds 3 --block 2 --warmup 4 "
+            "--customers 60 --products 30"
+        ),
+        needs="Redis ($SKEWGUARD_REDIS, else 127.0.0.1:6379)",
     ),
     Bench(
         "serving_100",
         "bench_serving.py",
-        [
-            "--build-repo",
-            "--entities",
-            "100",
-            "--trials",
-            "5",
-            "--rounds",
-            "30",
-            "--flush-rows",
-            "5000",
-            "--warmup",
-            "400",
-        ],  # fmt: skip
-        [
-            "--build-repo",
-            "--entities",
-            "100",
-            "--trials",
-            "1",
-            "--rounds",
-            "2",
-            "--block",
-            "2",
-            "--warmup",
-            "200",
-            "--flush-rows",
-            "500",
-            "--customers",
-            "60",
-            "--products",
-            "30",
-        ],  # fmt: skip
-        "Redis",
+        "--build-repo --entities 100 --trials 3 --rounds 20 --block 5 --flush-rows 5000 "
+        "--warmup 400",
+        (
+            "--build-repo --entities 100 --trials 1 --rounds 2 --block 2 --warmup "
+            "200 --flush-rows 500 --customers 60 --products 30"
+        ),
+        needs="Redis",
     ),
     Bench(
         "lookup",
         "bench_lookup.py",
-        ["--trials", "3", "--rounds", "100", "--batch-rounds", "10"],
-        [
-            "--trials",
-            "1",
-            "--rounds",
-            "3",
-            "--batch-rounds",
-            "1",
-            "--block",
-            "2",
-            "--warmup",
-            "4",
-            "--customers",
-            "60",
-            "--products",
-            "30",
-        ],  # fmt: skip
-        "Redis",
+        "--trials 3 --rounds 100 --batch-rounds 10",
+        (
+            "--trials 1 --rounds 3 --batch-rounds 1 --block 2 --warmup 4 "
+            "--customers 60 --products 30"
+        ),
+        needs="Redis",
     ),
     Bench(
         "materialize",
         "bench_materialize.py",
-        ["--rows", "100000,1000000", "--runs", "3", "--feast-rows", "100000", "--feast-runs", "3"],
-        ["--rows", "2000", "--runs", "1", "--feast-rows", "2000", "--feast-runs", "1"],
-        "a private redis-server it starts",
+        "--rows 100000,1000000 --runs 3 --feast-rows 100000 --feast-runs 3",
+        "--rows 2000 --runs 1 --feast-rows 2000 --feast-runs 1",
+        needs="a private redis-server it starts",
     ),
     Bench(
         "snapshot",
         "bench_snapshot.py",
-        ["--rows", "1000000", "--runs", "3", "--feast-runs", "1"],
-        ["--rows", "3000", "--runs", "1", "--feast-runs", "1"],
+        "--rows 1000000 --runs 3 --feast-runs 1",
+        "--rows 3000 --runs 1 --feast-runs 1",
     ),
     Bench(
         "check",
         "bench_check.py",
-        [
-            "--rows",
-            "10000000",
-            "--chunk",
-            "1000000",
-            "--repeats",
-            "3",
-            "--engines",
-            "local,dask",
-            "--evidently-rows",
-            "1000000",
-        ],  # fmt: skip
-        [
-            "--rows",
-            "40000",
-            "--chunk",
-            "20000",
-            "--repeats",
-            "1",
-            "--engines",
-            "local,dask",
-            "--evidently-rows",
-            "20000",
-        ],  # fmt: skip
+        (
+            "--rows 10000000 --chunk 1000000 --repeats 3 --engines local,dask "
+            "--evidently-rows 1000000"
+        ),
+        ("--rows 40000 --chunk 20000 --repeats 1 --engines local,dask --evidently-rows 20000"),
     ),
     Bench(
         "replay",
         "bench_replay.py",
-        ["--rows", "1000000", "--runs", "3", "--with-feast-duckdb", "--feast-runs", "1"],
-        ["--rows", "3000", "--runs", "1", "--with-feast-duckdb", "--feast-runs", "1"],
+        "--rows 1000000 --runs 3 --with-feast-duckdb --feast-runs 1",
+        "--rows 3000 --runs 1 --with-feast-duckdb --feast-runs 1",
     ),
 ]
 
@@ -198,7 +128,11 @@ def _load() -> list[float]:
 
 def run_bench(bench: Bench, quick: bool, logs: Path, scratch: Path) -> Outcome:
     out = scratch / f"{bench.name}.json"
-    argv = [sys.executable, str(HERE / bench.script), *(bench.quick if quick else bench.full)]
+    argv = [
+        sys.executable,
+        str(HERE / bench.script),
+        *(bench.quick if quick else bench.full).split(),
+    ]
     argv += ["--json", str(out)]
     shown = " ".join(["python", f"benchmarks/{bench.script}", *argv[2:-2]])
     return _run(bench.name, argv, shown, out, logs)
@@ -517,14 +451,14 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
         "## Each benchmark",
         "",
-        "| benchmark | command | status | wall | load before | load after |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | command | status | wall | load before | load after | needs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, b in doc["benchmarks"].items():
         status = b["status"] + (f": {b['reason']}" if b.get("reason") else "")
         lines.append(
             f"| {name} | `{b['command']}` | {status} | {b['seconds']:.0f} s | "
-            f"{b['load_before']} | {b['load_after']} |"
+            f"{b['load_before']} | {b['load_after']} | {b.get('needs') or '-'} |"
         )
     lines += [
         "",
@@ -593,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(o.seconds, 1),
             "load_before": o.load_before,
             "load_after": o.load_after,
+            "needs": next((b.needs for b in BENCHES if b.name == name), ""),
             "result": o.result,
         }
         for name, o in outcomes.items()
