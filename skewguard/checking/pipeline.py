@@ -44,6 +44,7 @@ def check(
     from skewguard.checking.comparing import compare_feature
     from skewguard.checking.counting import profile_serving, profile_training
     from skewguard.checking.deciding import decide
+    from skewguard.checking.integrity import verify_training
     from skewguard.checking.reading import open_serving, open_training, type_name
     from skewguard.checking.reference import read_reference_profile
     from skewguard.errors import InputError
@@ -60,6 +61,10 @@ def check(
         rows = training.data.rows if training.data is not None else 0
         step(f"profiling training data {training_path} ({rows:,} rows)", 1, 4)
         reference = profile_training(training)
+    # The data, the manifest and the reference profile must agree before either is used.
+    integrity = verify_training(
+        training, reference if training.reference_profile is not None else None
+    )
     if reference.rows == 0:
         raise InputError(
             "the training data has no rows",
@@ -105,6 +110,7 @@ def check(
             "content_hash": manifest.content_hash if manifest else reference.content_hash,
             "feature_service": manifest.feature_service if manifest else None,
             "from_reference_profile": training.reference_profile is not None,
+            **integrity.to_dict(),
         },
         "serving": {
             "path": str(serving_path),

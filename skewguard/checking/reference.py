@@ -40,8 +40,14 @@ def write_reference_profile(snapshot_dir: Path, *, bins: int = DEFAULT_BINS) -> 
             where=str(snapshot_dir),
             hint="a reference profile is built from data.parquet",
         )
+    from skewguard.checking.integrity import content_hash
+
     profile = profile_training(training, bins=bins)
-    profile = replace(profile, source=training.data.files[0].name)
+    # The hash of the data actually profiled, checked against the manifest's at every check.
+    data_file = training.data.files[0]
+    profile = replace(
+        profile, source=data_file.name, content_hash=content_hash(training.data, data_file)
+    )
     out = snapshot_dir / REFERENCE_PROFILE_NAME
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(profile.to_dict(), separators=(",", ":")), encoding="utf-8")
