@@ -186,6 +186,7 @@ def serving_table(
         columns[name + "__timestamp"] = logged
         columns[name + "__status"] = pa.array(status, type=pa.int32())
     columns["__log_timestamp"] = logged
+    columns["__log_date"] = logged.cast(pa.date32())
     columns["__request_id"] = pa.array([f"req-{seed}-{i}" for i in range(n)])
     return pa.table(columns)
 

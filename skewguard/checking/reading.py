@@ -350,8 +350,10 @@ def open_training(path: Path) -> TrainingInput:
 
 
 def open_serving(path: Path | str) -> ServingInput:
-    """Serving logs (a path or a URI); raise `InputError` when there are no rows or no
-    feature columns."""
+    """Serving logs (a path or a URI); raise `InputError` when there are no rows, no
+    feature columns, or a column of Feast's logging schema is missing or mistyped."""
+    from skewguard.checking.log_columns import validate_log_columns
+
     data = open_parquet(path)
     if data.rows == 0:
         raise InputError(
@@ -366,6 +368,7 @@ def open_serving(path: Path | str) -> ServingInput:
             where=str(path),
             hint="serving logs must use Feast's feature-logging schema",
         )
+    validate_log_columns(data)
     return serving
 
 
