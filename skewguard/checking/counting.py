@@ -214,17 +214,25 @@ def profile_batches(
     *,
     statuses: Mapping[str, str] | None = None,
     stride: int = 1,
+    keep: np.ndarray | None = None,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     """Count batches into frozen specs: (rows, profile per feature, status counts per feature).
 
     `statuses` maps a feature to its `__status` column, whose FieldStatus values are counted.
     `stride` thins what the KLL sketches see (see `KLL_FEED`); counts stay exact.
+    `keep` (one bool per row, in batch order) leaves rows out (duplicates).
     """
     statuses = statuses or {}
     counters = {s.name: _counter(s, stride) for s in specs}
     status_counts = {name: np.zeros(len(FieldStatus), dtype=np.int64) for name in statuses}
     rows = 0
+    offset = 0
     for batch in batches:
+        if keep is not None:
+            mask = keep[offset : offset + batch.num_rows]
+            offset += batch.num_rows
+            if not mask.all():
+                batch = batch.filter(pa.array(mask))
         rows += batch.num_rows
         for name, counter in counters.items():
             counter.update(decode(batch.column(name)))
@@ -242,11 +250,18 @@ def profile_batches(
 
 
 def _profile_columns(
-    source: ParquetSource, specs: Sequence[ProfileSpec], statuses: Mapping[str, str]
+    source: ParquetSource,
+    specs: Sequence[ProfileSpec],
+    statuses: Mapping[str, str],
+    keep: np.ndarray | None = None,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     columns = [s.name for s in specs] + list(statuses.values())
     return profile_batches(
-        iter_batches(source, columns), specs, statuses=statuses, stride=kll_stride(source.rows)
+        iter_batches(source, columns),
+        specs,
+        statuses=statuses,
+        stride=kll_stride(source.rows),
+        keep=keep,
     )
 
 
@@ -263,9 +278,11 @@ def profile_source(
     *,
     statuses: Mapping[str, str] | None = None,
     workers: int | None = None,
+    keep: np.ndarray | None = None,
 ) -> DatasetProfile:
     """Second pass: count `source` into frozen `specs`, fanning columns out over processes
-    when the input is large. Columns whose type cannot use the frozen bins are skipped."""
+    when the input is large. Columns whose type cannot use the frozen bins are skipped.
+    `keep` (one bool per row) leaves rows out."""
     statuses = dict(statuses or {})
     usable = [s for s in specs if _compatible(s, source.schema.field(s.name).type)]
     workers = workers if workers is not None else _workers()
@@ -282,12 +299,13 @@ def profile_source(
                     source,
                     group,
                     {n: c for n, c in statuses.items() if n in {s.name for s in group}},
+                    keep,
                 )
                 for group in groups
             ]
             results = [f.result() for f in futures]
     else:
-        results = [_profile_columns(source, usable, statuses)]
+        results = [_profile_columns(source, usable, statuses, keep)]
     profiles: dict[str, Profile] = {}
     status_counts: dict[str, tuple[int, ...]] = {}
     for _, p, s in results:
@@ -302,8 +320,9 @@ def profile_source(
         )
         for spec in usable
     )
+    rows = source.rows if keep is None else int(np.count_nonzero(keep))
     return DatasetProfile(
-        source=str(source.path), rows=source.rows, files=len(source.files), features=features
+        source=str(source.path), rows=rows, files=len(source.files), features=features
     )
 
 
@@ -326,8 +345,11 @@ def profile_training(training: TrainingInput, *, bins: int = DEFAULT_BINS) -> Da
     return replace(profile, content_hash=content_hash, created_at=_now())
 
 
-def profile_serving(serving: ServingInput, specs: Mapping[str, ProfileSpec]) -> DatasetProfile:
-    """Profile serving logs into the bins frozen from training, counting statuses."""
+def profile_serving(
+    serving: ServingInput, specs: Mapping[str, ProfileSpec], *, keep: np.ndarray | None = None
+) -> DatasetProfile:
+    """Profile serving logs into the bins frozen from training, counting statuses.
+    `keep` (one bool per row) leaves rows out (`skewguard.checking.duplicates`)."""
     names = [n for n in serving.features if n in specs]
     statuses = {n: c for n in names if (c := serving.status_column(n)) is not None}
-    return profile_source(serving.data, [specs[n] for n in names], statuses=statuses)
+    return profile_source(serving.data, [specs[n] for n in names], statuses=statuses, keep=keep)

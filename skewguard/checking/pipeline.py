@@ -44,6 +44,7 @@ def check(
     from skewguard.checking.comparing import compare_feature
     from skewguard.checking.counting import profile_serving, profile_training
     from skewguard.checking.deciding import decide
+    from skewguard.checking.duplicates import find_duplicates
     from skewguard.checking.integrity import verify_training
     from skewguard.checking.reading import open_serving, open_training, type_name
     from skewguard.checking.reference import read_reference_profile
@@ -72,7 +73,8 @@ def check(
             hint="point --training at a non-empty snapshot",
         )
     step(f"profiling serving logs {serving_path} ({serving.data.rows:,} rows)", 2, 4)
-    observed = profile_serving(serving, reference.specs)
+    duplicates = find_duplicates(serving.data)  # dropped from the statistics, reported
+    observed = profile_serving(serving, reference.specs, keep=duplicates.keep)
 
     training_names = training.features if training.data is not None or training.manifest else []
     if not training_names:
@@ -116,6 +118,8 @@ def check(
             "path": str(serving_path),
             "rows": observed.rows,
             "files": len(serving.data.files),
+            "rows_read": serving.data.rows,
+            "duplicates": duplicates.to_dict(),
         },
     }
     return build_report(
