@@ -46,6 +46,7 @@ def check(
     from skewguard.checking.deciding import decide
     from skewguard.checking.duplicates import find_duplicates
     from skewguard.checking.integrity import verify_training
+    from skewguard.checking.no_values import judge_served_without_values
     from skewguard.checking.reading import open_serving, open_training, type_name
     from skewguard.checking.reference import read_reference_profile
     from skewguard.errors import InputError
@@ -90,17 +91,18 @@ def check(
         if t_type is None and t_profile is not None:
             t_type = t_profile.spec.arrow_type
         s_type = type_name(serving.data.schema.field(name).type) if name in serving_names else None
-        comparisons.append(
-            compare_feature(
-                name,
-                t_profile,
-                s_profile,
-                training_type=t_type,
-                serving_type=s_type,
-                rows_training=reference.rows,
-                rows_serving=observed.rows,
-            )
+        comparison = compare_feature(
+            name,
+            t_profile,
+            s_profile,
+            training_type=t_type,
+            serving_type=s_type,
+            rows_training=reference.rows,
+            rows_serving=observed.rows,
         )
+        # Served only as null/NaN/inf: the rate checks decide, not "insufficient data".
+        min_rows = policy.rules_for(name).min_rows
+        comparisons.append(judge_served_without_values(comparison, s_profile, min_rows))
     step("deciding", 3 + len(names), 4 + len(names))
     extra, joined = _joined_checks(replayed)
     decision = decide(comparisons, policy, extra=extra, joined=joined)
