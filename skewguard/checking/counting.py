@@ -24,6 +24,7 @@ from skewguard.checking.profile import (
     FREQUENT_LG_MAX,
     HLL_LG_K,
     KLL_K,
+    THETA_LG_K,
     ArrayProfile,
     CategoricalProfile,
     DatasetProfile,
@@ -132,8 +133,16 @@ class _CategoricalCounter:
         self.counts = np.zeros(spec.buckets, dtype=np.int64)
         self.frequent = ds.frequent_strings_sketch(FREQUENT_LG_MAX)
         self.distinct = ds.hll_sketch(HLL_LG_K)
+        self.theta = ds.update_theta_sketch(THETA_LG_K)
+        self.halves = (ds.update_theta_sketch(THETA_LG_K), ds.update_theta_sketch(THETA_LG_K))
+        self.row = 0  # rows seen before this batch: which half a row falls in
 
     def update(self, arr: pa.Array) -> None:
+        start, self.row = self.row, self.row + len(arr)
+        for half, sketch in enumerate(self.halves):
+            rows = strings(arr[(start + half) % 2 :: 2]).drop_null()
+            for value in pc.unique(rows).to_pylist():
+                sketch.update(value)
         self.count += len(arr)
         self.nulls += arr.null_count
         values = strings(arr).drop_null()
@@ -148,6 +157,7 @@ class _CategoricalCounter:
         for value, n in zip(uniques.to_pylist(), counts.tolist(), strict=True):
             self.frequent.update(value, n)
             self.distinct.update(value)
+            self.theta.update(value)
 
     def finish(self) -> CategoricalProfile:
         return CategoricalProfile(
@@ -156,6 +166,11 @@ class _CategoricalCounter:
             counts=tuple(int(c) for c in self.counts),
             frequent=self.frequent.serialize(),
             distinct_sketch=self.distinct.serialize_compact(),
+            theta=bytes(self.theta.compact().serialize()),
+            theta_halves=(
+                bytes(self.halves[0].compact().serialize()),
+                bytes(self.halves[1].compact().serialize()),
+            ),
         )
 
 

@@ -45,6 +45,7 @@ def check(
     from skewguard.checking.counting import profile_serving, profile_training
     from skewguard.checking.deciding import decide
     from skewguard.checking.duplicates import find_duplicates
+    from skewguard.checking.high_cardinality import refine_new_category_rate
     from skewguard.checking.integrity import verify_training
     from skewguard.checking.no_values import judge_served_without_values
     from skewguard.checking.reading import open_serving, open_training, type_name
@@ -100,6 +101,8 @@ def check(
             rows_training=reference.rows,
             rows_serving=observed.rows,
         )
+        # Beyond a capped vocabulary, unseen categories are counted with sketches.
+        comparison = refine_new_category_rate(comparison, t_profile, s_profile)
         # Served only as null/NaN/inf: the rate checks decide, not "insufficient data".
         min_rows = policy.rules_for(name).min_rows
         comparisons.append(judge_served_without_values(comparison, s_profile, min_rows))
