@@ -276,25 +276,19 @@ def read_manifest(path: Path) -> Manifest:
             where=str(path),
             hint="point --training at a snapshot folder or a parquet file",
         )
-    if raw.get("schema_version") != 1:
+    if raw.get("schema_version") != 1 or isinstance(raw.get("schema_version"), bool):
         raise InputError(
             f"unsupported manifest schema_version {raw.get('schema_version')!r}",
             where=str(path),
             hint="this skewguard reads schema_version 1",
         )
-    try:
-        features = tuple(
-            FeatureDecl(
-                name=str(f["name"]), arrow_type=f.get("arrow_type"), feast_type=f.get("feast_type")
-            )
-            for f in raw["features"]
-        )
-    except (KeyError, TypeError) as err:
-        raise InputError(
-            "manifest 'features' must be a list of objects with a 'name'",
-            where=str(path),
-            hint="rewrite the snapshot",
-        ) from err
+    from skewguard.checking.manifest_schema import validate_manifest
+
+    validate_manifest(raw, str(path))
+    features = tuple(
+        FeatureDecl(name=f["name"], arrow_type=f.get("arrow_type"), feast_type=f.get("feast_type"))
+        for f in raw["features"]
+    )
     return Manifest(
         path=path,
         feature_service=raw.get("feature_service"),

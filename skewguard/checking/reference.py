@@ -56,12 +56,27 @@ def write_reference_profile(snapshot_dir: Path, *, bins: int = DEFAULT_BINS) -> 
 
 
 def read_reference_profile(path: Path) -> DatasetProfile:
-    """Load a reference profile; raise `InputError` naming the file when unusable."""
+    """Load a reference profile; raise `InputError` naming the file when unusable (not
+    JSON, the wrong shape, or numbers that cannot be right: `profile_schema`)."""
+    from skewguard.checking.profile_schema import validate_profile
+
     try:
-        return DatasetProfile.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(
-            f"cannot read reference profile: {err}",
-            where=str(path),
-            hint="rebuild it with skewguard.profiling.write_reference_profile",
-        ) from err
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError) as err:
+        raise _unreadable(path, err) from err
+    try:
+        profile = DatasetProfile.from_dict(json.loads(text))
+    except RecursionError as err:
+        raise _unreadable(path, "nested too deep") from err
+    except Exception as err:  # any shape from_dict cannot build from: the file is bad
+        raise _unreadable(path, f"{type(err).__name__}: {err}") from err
+    validate_profile(profile, str(path))
+    return profile
+
+
+def _unreadable(path: Path, reason: object) -> InputError:
+    return InputError(
+        f"cannot read reference profile: {reason}",
+        where=str(path),
+        hint="rebuild it from the snapshot's data (skewguard snapshot)",
+    )
