@@ -49,7 +49,15 @@ def test_a_feature_served_without_values_blocks(
     serving = _served(tmp_path, name, array)
     report_path = tmp_path / "r.json"
     code = cli.main(
-        ["check", "--training", str(snapshot), "--serving", str(serving), "--json", str(report_path)]
+        [
+            "check",
+            "--training",
+            str(snapshot),
+            "--serving",
+            str(serving),
+            "--json",
+            str(report_path),
+        ]
     )
     report = json.loads(report_path.read_text())
     assert code == 1 and report["verdict"] == "block"
@@ -67,5 +75,7 @@ def test_too_few_rows_is_still_insufficient(snapshot: Path, tmp_path: Path) -> N
         table.schema.get_field_index(PRICE), PRICE, pa.array([float("nan")] * 100)
     )
     pq.write_table(table, tmp_path / "s.parquet")
-    code = cli.main(["check", "--training", str(snapshot), "--serving", str(tmp_path / "s.parquet")])
+    code = cli.main(
+        ["check", "--training", str(snapshot), "--serving", str(tmp_path / "s.parquet")]
+    )
     assert code == 2
