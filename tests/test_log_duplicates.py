@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from check_fixtures import serving_table, write_training
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skewguard import cli
 from skewguard.checking.duplicates import find_duplicates, identity_columns
@@ -112,3 +114,39 @@ def test_list_columns_are_hashed(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "s.parquet")
     found = find_duplicates(open_parquet(tmp_path / "s.parquet"))
     assert (found.duplicate_rows, found.duplicate_request_ids) == (1, 1)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", None, "é"]),
+            st.one_of(st.none(), st.integers(-2, 2)),
+            st.one_of(st.none(), st.floats(allow_nan=False, width=64)),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_fuzz_counts_agree_with_a_plain_python_count(rows: list[tuple]) -> None:
+    import tempfile
+
+    identities = [(r, c) for r, c, _, _ in rows]
+    expected_dropped = len(rows) - len(set(identities))
+    expected_copies = len(rows) - len(set(rows))
+    table = pa.table(
+        {
+            "__request_id": pa.array([r[0] for r in rows], pa.string()),
+            "customer_id": pa.array([r[1] for r in rows], pa.int64()),
+            "v__x": pa.array([r[2] for r in rows], pa.float64()),
+            "v__flag": pa.array([r[3] for r in rows], pa.bool_()),
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        pq.write_table(table, Path(tmp) / "s.parquet")
+        found = find_duplicates(open_parquet(Path(tmp) / "s.parquet"))
+    assert found.dropped == expected_dropped
+    assert found.duplicate_rows == expected_copies
+    if found.keep is not None:
+        kept = [identities[i] for i in np.flatnonzero(found.keep)]
+        assert kept == list(dict.fromkeys(identities))  # the first row of each, in order

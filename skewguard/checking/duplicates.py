@@ -10,9 +10,12 @@ a rate. Dropped rows are told apart:
 - `duplicate_request_ids`: the same request id and entity with other values (a caller
   reusing a request id; two writers colliding).
 
-The first pass reads only the identity columns; when nothing repeats (the usual case)
-that is all it costs. Otherwise a second pass hashes whole rows to tell the two apart.
-Identities are 64-bit hashes: a false match needs billions of rows.
+The first pass reads only the identity columns and turns each row into a 64-bit key
+(numbers by their bits, strings by their dictionary code, lists and structs by a hash of
+their values; mixed column by column); the first row of each key is kept. When nothing
+repeats (the usual case) that is all it costs. Otherwise a second pass keys whole rows
+to tell the two apart. Two different rows share a key with a chance of about n²/2⁶⁵
+(a false match needs billions of rows).
 """
 
 from __future__ import annotations
@@ -72,27 +75,83 @@ def identity_columns(names: Sequence[str]) -> list[str]:
 
 def find_duplicates(source: ParquetSource) -> Duplicates:
     """Count the rows of `source` that repeat an earlier row's identity."""
-    from skewguard.checking.reading import iter_batches
-
     columns = identity_columns(source.schema.names)
     if not columns:
         return Duplicates(source.rows, 0, 0, None)
-    identity = np.concatenate(
-        [_row_hashes(batch) for batch in iter_batches(source, columns)] or [_EMPTY]
-    )
-    _, first, inverse = np.unique(identity, return_index=True, return_inverse=True)
-    dropped = identity.size - first.size
+    first = _first_rows(source, columns)
+    rows = source.rows
+    dropped = rows - first.size
     if dropped == 0:
-        return Duplicates(identity.size, 0, 0, None)
-    keep = np.zeros(identity.size, dtype=bool)
+        return Duplicates(rows, 0, 0, None)
+    keep = np.zeros(rows, dtype=bool)
     keep[first] = True
     everything = [n for n in source.schema.names if n != LOG_DATE]
-    whole = np.concatenate([_row_hashes(batch) for batch in iter_batches(source, everything)])
-    copies = int(np.count_nonzero(~keep & (whole == whole[first[inverse]])))
-    return Duplicates(identity.size, copies, dropped - copies, keep)
+    copies = rows - _first_rows(source, everything).size  # rows equal to an earlier row
+    return Duplicates(rows, copies, dropped - copies, keep)
 
 
-_EMPTY = np.zeros(0, dtype=np.uint64)
+def _first_rows(source: ParquetSource, columns: list[str]) -> np.ndarray:
+    """The index of the first row of each distinct combination of `columns`."""
+    from skewguard.checking.reading import iter_batches
+
+    batches = list(iter_batches(source, columns))
+    if not batches:
+        return np.zeros(0, dtype=np.int64)
+    table = pa.Table.from_batches(batches)
+    keys = np.zeros(table.num_rows, dtype=np.uint64)
+    for column in table.columns:
+        with np.errstate(over="ignore"):
+            keys = _mix(keys * _MIX + _column_keys(column.combine_chunks()))
+    _, first = np.unique(keys, return_index=True)
+    return np.asarray(first, dtype=np.int64)
+
+
+def _column_keys(column: pa.Array) -> np.ndarray:
+    """One 64-bit key per value: equal values, equal keys (nulls apart from every value)."""
+    arrow_type = column.type
+    if pa.types.is_dictionary(arrow_type):
+        column = column.cast(arrow_type.value_type)
+        arrow_type = column.type
+    if pa.types.is_boolean(arrow_type):
+        values = column.cast(pa.uint8()).fill_null(2)
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+    if (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_temporal(arrow_type)
+    ) and arrow_type.bit_width == 64:
+        raw = np.ascontiguousarray(column.fill_null(0).to_numpy(zero_copy_only=False))
+        if raw.dtype.kind == "f":
+            raw = raw + 0.0  # -0.0 becomes 0.0: equal values, equal keys
+        keys = raw.view(np.uint64).copy()
+        return _with_nulls(keys, column)
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        wide = column.cast(pa.float64() if pa.types.is_floating(arrow_type) else pa.int64())
+        return _column_keys(wide)
+    if (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type))
+    ):
+        codes = column.dictionary_encode().indices.fill_null(-1)
+        return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64).view(np.uint64)
+    return _row_hashes(pa.record_batch([column], names=["v"]))  # lists, structs, dates...
+
+
+def _with_nulls(keys: np.ndarray, column: pa.Array) -> np.ndarray:
+    if column.null_count:
+        nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        keys[nulls] = np.uint64(0x6E756C6C6E756C6C)  # one key for every null
+    return keys
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the key."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mixed: np.ndarray = x ^ (x >> np.uint64(31))
+        return mixed
 
 
 def _row_hashes(batch: pa.RecordBatch) -> np.ndarray:
