@@ -108,6 +108,13 @@ def manifest_document(
     }
 
 
+def file_hash(path: Path) -> str:
+    """`sha256:<hex>` of a file, as the snapshot writer records it."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_training(
     folder: Path,
     n: int,
@@ -140,7 +147,7 @@ def write_training(
             rows=n,
             start=START,
             end=START + timedelta(20),
-            content_hash="sha256:" + "0" * 64,
+            content_hash=file_hash(folder / "data.parquet"),
         )
         if reference:
             from skewguard.checking.reference import write_reference_profile
@@ -179,6 +186,7 @@ def serving_table(
         columns[name + "__timestamp"] = logged
         columns[name + "__status"] = pa.array(status, type=pa.int32())
     columns["__log_timestamp"] = logged
+    columns["__log_date"] = logged.cast(pa.date32())
     columns["__request_id"] = pa.array([f"req-{seed}-{i}" for i in range(n)])
     return pa.table(columns)
 

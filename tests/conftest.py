@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Every fuzzer runs the same examples on every run (CI included): derandomised, no
+# example database. Each test fixes its own budget (max_examples).
+settings.register_profile("skewguard", derandomize=True, database=None)
+settings.load_profile("skewguard")
 
 # Redis Cluster fixtures (redis_cluster, cluster_repo) for any test that needs them.
 pytest_plugins = ["cluster_fixtures"]

@@ -359,6 +359,7 @@ def write_small_inputs(folder: Path, *, skewed: bool = True) -> tuple[Path, Path
         status = np.where(array.is_null().to_numpy(zero_copy_only=False), 2, 1)
         columns[f"{name}__status"] = pa.array(status.astype(np.int32))
     columns["__log_timestamp"] = times
+    columns["__log_date"] = times.cast(pa.date32())
     columns["__request_id"] = pa.array([f"req-{i}" for i in range(n)])
     (folder / "serving").mkdir(exist_ok=True)
     pq.write_table(pa.table(columns), folder / "serving" / "part-0.parquet")

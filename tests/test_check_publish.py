@@ -43,7 +43,8 @@ def test_retrain_appends_an_event_with_the_report_and_window(tmp_path: Path, inp
     assert "psi" in event.failing_checks["customer_stats__avg_order_value"]
     assert event.report_path == str(report.resolve())
     assert event.serving_path == str(drifted.resolve())
-    assert event.snapshot_id == "sha256:" + "0" * 64
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    assert event.snapshot_id == manifest["content_hash"]
     assert event.log_window["id"] == "drifted"
     assert event.log_window["start"] < event.log_window["end"]
 

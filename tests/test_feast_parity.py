@@ -4,8 +4,9 @@ Both servers run as subprocesses on the same repo and Redis, with the same optio
 get the same requests: good and bad bodies for every endpoint of Feast's app (the test
 fails when Feast adds an endpoint no case covers). The documented additions of skewguard
 serve are the only differences allowed: the `X-Request-Id` response header of
-`get-online-features`, and the `GET /serving-logs` endpoint (also listed in the OpenAPI
-document).
+`get-online-features`, the `GET /serving-logs` and `GET /ready` endpoints (also listed in
+the OpenAPI document), and the intended refusals of `DIFFERENCES`: entity ids that Feast
+silently converts into other entities (a float or a boolean for an integer join key).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 SERVICE = "recommender_v1"
 ENTITIES = {"customer_id": [1, 2, 99_999], "product_id": [1, 5, 3]}
 SERVER_OPTIONS = ("--max-requests", "0", "--registry_ttl_sec", "5")
-ADDITIONS = {"/serving-logs"}
+ADDITIONS = {"/serving-logs", "/ready"}
 
 
 def online(**body: Any) -> tuple[str, str, Any]:
@@ -130,6 +131,14 @@ CASES: list[tuple[str, str, Any]] = [
 ]
 
 
+# Requests Feast answers (200, serving another entity) and skewguard serve refuses (422).
+DIFFERENCES: list[dict[str, Any]] = [
+    {"customer_id": [1.5, 2], "product_id": [1, 5]},
+    {"customer_id": [1, 2], "product_id": [1.0, 5]},
+    {"customer_id": [True, 2], "product_id": [1, 5]},
+]
+
+
 @pytest.fixture(scope="module")
 def servers(served_repo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     logs = tmp_path_factory.mktemp("parity")
@@ -193,6 +202,17 @@ def test_same_status_and_body_as_feast_serve(
         assert "x-request-id" not in mine.headers
 
 
+@pytest.mark.parametrize("entities", DIFFERENCES, ids=str)
+def test_ids_feast_converts_are_refused(servers: Any, entities: dict[str, Any]) -> None:
+    feast, ours, _ = servers
+    body = {"feature_service": SERVICE, "entities": entities}
+    theirs = call(feast.port, "POST", "/get-online-features", body)
+    mine = call(ours.port, "POST", "/get-online-features", body)
+    assert theirs.status == 200  # Feast serves the truncated id as if it had been asked
+    assert mine.status == 422
+    assert json.loads(mine.body)["class"] == "InvalidEntityValue"
+
+
 def test_chat_websocket_answers_alike(servers: Any) -> None:
     from websockets.sync.client import connect
 
@@ -213,7 +233,10 @@ def test_the_additions_are_ours_alone(servers: Any) -> None:
     assert counters["requests_not_logged"]["features_list"] >= 2
     assert counters["requests_not_logged"]["service_without_logging"] >= 2
     spec = call(ours.port, "GET", "/openapi.json").body
-    assert "/serving-logs" in spec["paths"]
+    assert "/serving-logs" in spec["paths"] and "/ready" in spec["paths"]
+    assert call(feast.port, "GET", "/ready").status == 404
+    ready = call(ours.port, "GET", "/ready")
+    assert ready.status == 200 and ready.body["ready"] is True
 
 
 def test_logged_services_reached_their_logs(servers: Any) -> None:
@@ -227,7 +250,8 @@ def test_logged_services_reached_their_logs(servers: Any) -> None:
         {"feature_service": SERVICE, "entities": ENTITIES},
         **{"X-Request-Id": "parity-1"},
     )
-    assert reply.status == 200 and reply.headers["x-request-id"] == "parity-1"
+    used = reply.headers["x-request-id"]
+    assert reply.status == 200 and used.startswith("parity-1~")
     deadline = time.monotonic() + 30  # the server writes its log every 0.2 s
     logged: list[str] = []
     while time.monotonic() < deadline and len(logged) < 3:
@@ -236,5 +260,5 @@ def test_logged_services_reached_their_logs(servers: Any) -> None:
             ids = ds.dataset(files).to_table(columns=["__request_id"])
             logged = [i for i in ids.column(0).to_pylist() if i.startswith("parity-1")]
         time.sleep(0.2)
-    assert sorted(logged) == ["parity-1", "parity-1", "parity-1"]  # one row per entity row
+    assert logged == [used, used, used]  # one row per entity row
     assert not (logs / "serving" / "unlogged").exists()

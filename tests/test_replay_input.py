@@ -34,7 +34,18 @@ def test_empty_logs_are_refused(tmp_path) -> None:
 
 
 def test_logs_of_another_service_exit_2(small_repo, tmp_path, capsys) -> None:
-    table = pa.table({"customer_id": [1], "other_view__x": [1.0]})
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "customer_id": [1],
+            "other_view__x": [1.0],
+            "__log_timestamp": pa.array([now], pa.timestamp("us", tz="UTC")),
+            "__log_date": pa.array([now.date()], pa.date32()),
+            "__request_id": ["r1"],
+        }
+    )
     pq.write_table(table, tmp_path / "a.parquet")
     code = cli.main(["replay", "--serving", str(tmp_path), "--repo", str(small_repo.path)])
     err = capsys.readouterr().err

@@ -33,6 +33,8 @@ def test_top_level_shape(report: Report) -> None:
         "path": d["inputs"]["serving"]["path"],
         "rows": 3000,
         "files": 2,
+        "rows_read": 3000,
+        "duplicates": {"duplicate_rows": 0, "duplicate_request_ids": 0, "dropped": 0},
     }
     assert d["inputs"]["training"]["from_reference_profile"] is False
     assert d["summary"]["pass"] == len(d["features"])

@@ -369,3 +369,67 @@ def test_a_read_only_log_folder_drops_and_counts_rows(tmp_path: Path) -> None:
     assert during["spool_active"] is False and "Read-only" in (during["last_error"] or "")
     dropped = during["dropped_write_failed"]
     print(f"\nread-only folder: {result['answered']} answered, {dropped} dropped and counted")
+
+
+# -- a full disk without namespaces: a file-size limit (RLIMIT_FSIZE) in a subprocess ------
+
+RLIMIT_CHILD = textwrap.dedent(
+    """
+    import json, resource, signal, sys
+    from pathlib import Path
+    from fault_encoder import encode
+    from skewguard.serving.writer import ServingLogWriter, WriterConfig
+
+    folder, limit = Path(sys.argv[1]), int(sys.argv[2])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death past the limit
+    # Encoding on a thread: a writer process would keep the limit after it is raised.
+    config = WriterConfig(flush_rows=1_000_000, flush_interval=60.0, handle_sigterm=False,
+                          separate_process=False)
+    writer = ServingLogWriter(folder, encode, config)
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    day = 739_922
+    answered = sum(writer.submit((n, day), 1) for n in range(20_000))
+    problem = writer.problem()
+    writer.flush()
+    during = writer.stats().to_dict()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    answered_after = sum(writer.submit((n, day), 1) for n in range(20_000, 20_500))
+    writer.flush()
+    after = writer.stats().to_dict()
+    problem_after = writer.problem()
+    writer.close()
+    print(json.dumps({"answered": answered, "answered_after": answered_after, "during": during,
+                      "after": after, "problem": problem, "problem_after": problem_after}))
+    """
+)
+
+
+def test_a_file_size_limit_drops_and_counts_rows_then_recovers(tmp_path: Path) -> None:
+    """A full disk where no tmpfs can be mounted: writes past RLIMIT_FSIZE fail (EFBIG)."""
+    (tmp_path / "fault_encoder.py").write_text(ENCODER)
+    script = tmp_path / "child.py"
+    script.write_text(RLIMIT_CHILD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "logs"), str(64 * 1024)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    during, after = result["during"], result["after"]
+    assert result["answered"] == 20_000  # serving never failed
+    assert during["spool_errors"] > 0 and "append to the spool failed" in (result["problem"] or "")
+    assert during["written"] + during["dropped_write_failed"] == 20_000
+    assert during["dropped_write_failed"] > 0
+    assert result["answered_after"] == 500 and after["written"] >= during["written"] + 500
+    assert result["problem_after"] is None  # ready again
+    print(
+        f"\nfile-size limit 64 KiB: {result['answered']} rows answered, "
+        f"{during['spool_errors']} spool appends failed, {during['written']} written, "
+        f"{during['dropped_write_failed']} dropped and counted; after the limit was raised "
+        f"{after['written'] - during['written']} of {result['answered_after']} written"
+    )

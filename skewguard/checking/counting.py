@@ -25,6 +25,7 @@ from skewguard.checking.profile import (
     HLL_LG_K,
     KLL_K,
     SAMPLE_SIZE,
+    THETA_LG_K,
     ArrayProfile,
     CategoricalProfile,
     DatasetProfile,
@@ -163,8 +164,16 @@ class _CategoricalCounter:
         self.counts = np.zeros(spec.buckets, dtype=np.int64)
         self.frequent = ds.frequent_strings_sketch(FREQUENT_LG_MAX)
         self.distinct = ds.hll_sketch(HLL_LG_K)
+        self.theta = ds.update_theta_sketch(THETA_LG_K)
+        self.halves = (ds.update_theta_sketch(THETA_LG_K), ds.update_theta_sketch(THETA_LG_K))
+        self.row = 0  # rows seen before this batch: which half a row falls in
 
     def update(self, arr: pa.Array) -> None:
+        start, self.row = self.row, self.row + len(arr)
+        for half, sketch in enumerate(self.halves):
+            rows = strings(arr[(start + half) % 2 :: 2]).drop_null()
+            for value in pc.unique(rows).to_pylist():
+                sketch.update(value)
         self.count += len(arr)
         self.nulls += arr.null_count
         values = strings(arr).drop_null()
@@ -179,6 +188,7 @@ class _CategoricalCounter:
         for value, n in zip(uniques.to_pylist(), counts.tolist(), strict=True):
             self.frequent.update(value, n)
             self.distinct.update(value)
+            self.theta.update(value)
 
     def finish(self) -> CategoricalProfile:
         return CategoricalProfile(
@@ -187,6 +197,11 @@ class _CategoricalCounter:
             counts=tuple(int(c) for c in self.counts),
             frequent=self.frequent.serialize(),
             distinct_sketch=self.distinct.serialize_compact(),
+            theta=bytes(self.theta.compact().serialize()),
+            theta_halves=(
+                bytes(self.halves[0].compact().serialize()),
+                bytes(self.halves[1].compact().serialize()),
+            ),
         )
 
 
@@ -251,6 +266,7 @@ def profile_batches(
     statuses: Mapping[str, str] | None = None,
     stride: int = 1,
     sample_every: int = 1,
+    keep: np.ndarray | None = None,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     """Count batches into frozen specs: (rows, profile per feature, status counts per feature).
 
@@ -258,12 +274,19 @@ def profile_batches(
     `stride` thins what the KLL sketches see (see `KLL_FEED`); counts stay exact.
     `sample_every` thins the kept value sample (`sample_stride(rows)` keeps about
     `SAMPLE_SIZE`; the default keeps the first `SAMPLE_SIZE` values spread evenly).
+    `keep` (one bool per row, in batch order) leaves rows out (duplicates).
     """
     statuses = statuses or {}
     counters = {s.name: _counter(s, stride, sample_every) for s in specs}
     status_counts = {name: np.zeros(len(FieldStatus), dtype=np.int64) for name in statuses}
     rows = 0
+    offset = 0
     for batch in batches:
+        if keep is not None:
+            mask = keep[offset : offset + batch.num_rows]
+            offset += batch.num_rows
+            if not mask.all():
+                batch = batch.filter(pa.array(mask))
         rows += batch.num_rows
         for name, counter in counters.items():
             counter.update(decode(batch.column(name)))
@@ -281,7 +304,10 @@ def profile_batches(
 
 
 def _profile_columns(
-    source: ParquetSource, specs: Sequence[ProfileSpec], statuses: Mapping[str, str]
+    source: ParquetSource,
+    specs: Sequence[ProfileSpec],
+    statuses: Mapping[str, str],
+    keep: np.ndarray | None = None,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     columns = [s.name for s in specs] + list(statuses.values())
     return profile_batches(
@@ -290,6 +316,7 @@ def _profile_columns(
         statuses=statuses,
         stride=kll_stride(source.rows),
         sample_every=sample_stride(source.rows),
+        keep=keep,
     )
 
 
@@ -306,9 +333,11 @@ def profile_source(
     *,
     statuses: Mapping[str, str] | None = None,
     workers: int | None = None,
+    keep: np.ndarray | None = None,
 ) -> DatasetProfile:
     """Second pass: count `source` into frozen `specs`, fanning columns out over processes
-    when the input is large. Columns whose type cannot use the frozen bins are skipped."""
+    when the input is large. Columns whose type cannot use the frozen bins are skipped.
+    `keep` (one bool per row) leaves rows out."""
     statuses = dict(statuses or {})
     usable = usable_specs(source, specs)
     workers = workers if workers is not None else _workers()
@@ -325,18 +354,20 @@ def profile_source(
                     source,
                     group,
                     {n: c for n, c in statuses.items() if n in {s.name for s in group}},
+                    keep,
                 )
                 for group in groups
             ]
             results = [f.result() for f in futures]
     else:
-        results = [_profile_columns(source, usable, statuses)]
+        results = [_profile_columns(source, usable, statuses, keep)]
     profiles: dict[str, Profile] = {}
     status_counts: dict[str, tuple[int, ...]] = {}
     for _, p, s in results:
         profiles.update(p)
         status_counts.update(s)
-    return dataset_profile(source, usable, profiles, status_counts)
+    rows = source.rows if keep is None else int(np.count_nonzero(keep))
+    return dataset_profile(source, usable, profiles, status_counts, rows=rows)
 
 
 def usable_specs(source: ParquetSource, specs: Sequence[ProfileSpec]) -> list[ProfileSpec]:
@@ -349,8 +380,11 @@ def dataset_profile(
     usable: Sequence[ProfileSpec],
     profiles: Mapping[str, Profile],
     status_counts: Mapping[str, tuple[int, ...]],
+    *,
+    rows: int | None = None,
 ) -> DatasetProfile:
-    """The profile of all of `source` from the counts of its `usable` features."""
+    """The profile of all of `source` (or of its `rows` kept rows) from the counts of its
+    `usable` features."""
     features = tuple(
         FeatureProfile(
             spec=spec,
@@ -361,7 +395,10 @@ def dataset_profile(
         for spec in usable
     )
     return DatasetProfile(
-        source=str(source.path), rows=source.rows, files=len(source.files), features=features
+        source=str(source.path),
+        rows=source.rows if rows is None else rows,
+        files=len(source.files),
+        features=features,
     )
 
 
@@ -384,8 +421,11 @@ def profile_training(training: TrainingInput, *, bins: int = DEFAULT_BINS) -> Da
     return replace(profile, content_hash=content_hash, created_at=_now())
 
 
-def profile_serving(serving: ServingInput, specs: Mapping[str, ProfileSpec]) -> DatasetProfile:
-    """Profile serving logs into the bins frozen from training, counting statuses."""
+def profile_serving(
+    serving: ServingInput, specs: Mapping[str, ProfileSpec], *, keep: np.ndarray | None = None
+) -> DatasetProfile:
+    """Profile serving logs into the bins frozen from training, counting statuses.
+    `keep` (one bool per row) leaves rows out (`skewguard.checking.duplicates`)."""
     names = [n for n in serving.features if n in specs]
     statuses = {n: c for n in names if (c := serving.status_column(n)) is not None}
-    return profile_source(serving.data, [specs[n] for n in names], statuses=statuses)
+    return profile_source(serving.data, [specs[n] for n in names], statuses=statuses, keep=keep)

@@ -48,6 +48,10 @@ def check(
     from skewguard.checking.comparing import compare_feature
     from skewguard.checking.counting import profile_serving, profile_training
     from skewguard.checking.deciding import decide
+    from skewguard.checking.duplicates import find_duplicates
+    from skewguard.checking.high_cardinality import refine_new_category_rate
+    from skewguard.checking.integrity import verify_training
+    from skewguard.checking.no_values import judge_served_without_values
     from skewguard.checking.reading import open_serving, open_training, type_name
     from skewguard.checking.reference import read_reference_profile
     from skewguard.checking.signatures import SignatureSettings, add_signatures
@@ -67,6 +71,10 @@ def check(
         reference = (
             engine.profile_training(training) if engine is not None else profile_training(training)
         )
+    # The data, the manifest and the reference profile must agree before either is used.
+    integrity = verify_training(
+        training, reference if training.reference_profile is not None else None
+    )
     if reference.rows == 0:
         raise InputError(
             "the training data has no rows",
@@ -74,11 +82,12 @@ def check(
             hint="point --training at a non-empty snapshot",
         )
     step(f"profiling serving logs {serving_path} ({serving.data.rows:,} rows)", 2, 4)
-    observed = (
-        engine.profile_serving(serving, reference.specs)
-        if engine is not None
-        else profile_serving(serving, reference.specs)
-    )
+    duplicates = find_duplicates(serving.data)  # dropped from the statistics, reported
+    if engine is not None and duplicates.keep is None:
+        observed = engine.profile_serving(serving, reference.specs)
+    else:
+        # rows are left out by position: the single-process reader sees them in order
+        observed = profile_serving(serving, reference.specs, keep=duplicates.keep)
 
     training_names = training.features if training.data is not None or training.manifest else []
     if not training_names:
@@ -94,17 +103,20 @@ def check(
         if t_type is None and t_profile is not None:
             t_type = t_profile.spec.arrow_type
         s_type = type_name(serving.data.schema.field(name).type) if name in serving_names else None
-        comparisons.append(
-            compare_feature(
-                name,
-                t_profile,
-                s_profile,
-                training_type=t_type,
-                serving_type=s_type,
-                rows_training=reference.rows,
-                rows_serving=observed.rows,
-            )
+        comparison = compare_feature(
+            name,
+            t_profile,
+            s_profile,
+            training_type=t_type,
+            serving_type=s_type,
+            rows_training=reference.rows,
+            rows_serving=observed.rows,
         )
+        # Beyond a capped vocabulary, unseen categories are counted with sketches.
+        comparison = refine_new_category_rate(comparison, t_profile, s_profile)
+        # Served only as null/NaN/inf: the rate checks decide, not "insufficient data".
+        min_rows = policy.rules_for(name).min_rows
+        comparisons.append(judge_served_without_values(comparison, s_profile, min_rows))
     step("looking for pipeline-defect signatures", 3 + len(names), 4 + len(names))
     comparisons = add_signatures(
         comparisons,
@@ -127,11 +139,14 @@ def check(
             "content_hash": manifest.content_hash if manifest else reference.content_hash,
             "feature_service": manifest.feature_service if manifest else None,
             "from_reference_profile": training.reference_profile is not None,
+            **integrity.to_dict(),
         },
         "serving": {
             "path": str(serving_path),
             "rows": observed.rows,
             "files": len(serving.data.files),
+            "rows_read": serving.data.rows,
+            "duplicates": duplicates.to_dict(),
         },
     }
     return build_report(

@@ -6,8 +6,10 @@ mean, variance (over finite values), the count of integral values, a histogram o
 frozen edges (underflow and overflow buckets included) and a KLL quantile sketch
 (Apache DataSketches, k=400, normalised rank error about 0.7%). Categorical and bool
 profiles count over the frozen vocabulary plus an `other` bucket (nulls are counted
-apart), with a frequent-items sketch for the top values and an HLL sketch for the distinct
-count. Array profiles hold a numeric profile of list lengths and a profile of the elements.
+apart), with a frequent-items sketch for the top values, an HLL sketch for the distinct
+count and a theta sketch of the distinct values (set operations: which served values
+training never had, also beyond the kept vocabulary). Array profiles hold a numeric
+profile of list lengths and a profile of the elements.
 
 Numeric profiles also keep what the defect signatures (`signatures`) need: the count of
 negative values and a systematic sample of up to `SAMPLE_SIZE` finite values (stored as
@@ -44,6 +46,7 @@ __all__ = [
     "PROFILE_KIND",
     "KLL_K",
     "HLL_LG_K",
+    "THETA_LG_K",
     "FREQUENT_LG_MAX",
     "TOP_VALUES",
     "SAMPLE_SIZE",
@@ -62,6 +65,7 @@ PROFILE_SCHEMA_VERSION = 1
 PROFILE_KIND = "skewguard.reference_profile"
 KLL_K = 400
 HLL_LG_K = 12
+THETA_LG_K = 13  # at most 2^13 hashes kept: about 1.1% error on set-difference shares
 FREQUENT_LG_MAX = 12
 TOP_VALUES = 20
 # Finite values kept per numeric profile for the defect signatures: enough to read a
@@ -166,6 +170,10 @@ class CategoricalProfile:
     counts: tuple[int, ...]  # one per vocabulary label, then `other`
     frequent: bytes  # serialised frequent-strings sketch (top values)
     distinct_sketch: bytes  # serialised HLL sketch
+    theta: bytes | None = None  # serialised compact theta sketch of the distinct values
+    # Theta sketches of the even and the odd rows: how many values a second sample of the
+    # same data brings that the first lacked (the baseline for unseen categories).
+    theta_halves: tuple[bytes, bytes] | None = None
 
     @property
     def other(self) -> int:
@@ -188,16 +196,26 @@ class CategoricalProfile:
             "counts": list(self.counts),
             "frequent": _b64(self.frequent),
             "distinct_sketch": _b64(self.distinct_sketch),
+            **({"theta": _b64(self.theta)} if self.theta is not None else {}),
+            **(
+                {"theta_halves": [_b64(h) for h in self.theta_halves]}
+                if self.theta_halves is not None
+                else {}
+            ),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CategoricalProfile:
+        theta = d.get("theta")
+        halves = d.get("theta_halves")
         return cls(
             count=int(d["count"]),
             nulls=int(d["nulls"]),
             counts=tuple(int(c) for c in d["counts"]),
             frequent=_unb64(d["frequent"]),
             distinct_sketch=_unb64(d["distinct_sketch"]),
+            theta=_unb64(theta) if theta is not None else None,
+            theta_halves=(_unb64(halves[0]), _unb64(halves[1])) if halves is not None else None,
         )
 
 
@@ -391,7 +409,28 @@ def _merge_categorical(a: CategoricalProfile, b: CategoricalProfile) -> Categori
         counts=tuple(x + y for x, y in zip(a.counts, b.counts, strict=True)),
         frequent=freq.serialize(),
         distinct_sketch=union.get_result().serialize_compact(),
+        theta=_merge_theta(a.theta, b.theta),
+        theta_halves=_merge_halves(a.theta_halves, b.theta_halves),
     )
+
+
+def _merge_theta(a: bytes | None, b: bytes | None) -> bytes | None:
+    if a is None or b is None:
+        return None
+    union = ds.theta_union(THETA_LG_K)
+    union.update(ds.compact_theta_sketch.deserialize(a))
+    union.update(ds.compact_theta_sketch.deserialize(b))
+    return bytes(union.get_result().serialize())
+
+
+def _merge_halves(
+    a: tuple[bytes, bytes] | None, b: tuple[bytes, bytes] | None
+) -> tuple[bytes, bytes] | None:
+    if a is None or b is None:
+        return None
+    even, odd = _merge_theta(a[0], b[0]), _merge_theta(a[1], b[1])
+    assert even is not None and odd is not None
+    return even, odd
 
 
 def merge(a: Profile, b: Profile) -> Profile:

@@ -300,25 +300,19 @@ def read_manifest(path: Path) -> Manifest:
             where=str(path),
             hint="point --training at a snapshot folder or a parquet file",
         )
-    if raw.get("schema_version") != 1:
+    if raw.get("schema_version") != 1 or isinstance(raw.get("schema_version"), bool):
         raise InputError(
             f"unsupported manifest schema_version {raw.get('schema_version')!r}",
             where=str(path),
             hint="this skewguard reads schema_version 1",
         )
-    try:
-        features = tuple(
-            FeatureDecl(
-                name=str(f["name"]), arrow_type=f.get("arrow_type"), feast_type=f.get("feast_type")
-            )
-            for f in raw["features"]
-        )
-    except (KeyError, TypeError) as err:
-        raise InputError(
-            "manifest 'features' must be a list of objects with a 'name'",
-            where=str(path),
-            hint="rewrite the snapshot",
-        ) from err
+    from skewguard.checking.manifest_schema import validate_manifest
+
+    validate_manifest(raw, str(path))
+    features = tuple(
+        FeatureDecl(name=f["name"], arrow_type=f.get("arrow_type"), feast_type=f.get("feast_type"))
+        for f in raw["features"]
+    )
     return Manifest(
         path=path,
         feature_service=raw.get("feature_service"),
@@ -374,8 +368,10 @@ def open_training(path: Path) -> TrainingInput:
 
 
 def open_serving(path: Path | str) -> ServingInput:
-    """Serving logs (a path or a URI); raise `InputError` when there are no rows or no
-    feature columns."""
+    """Serving logs (a path or a URI); raise `InputError` when there are no rows, no
+    feature columns, or a column of Feast's logging schema is missing or mistyped."""
+    from skewguard.checking.log_columns import validate_log_columns
+
     data = open_parquet(path)
     if data.rows == 0:
         raise InputError(
@@ -390,6 +386,7 @@ def open_serving(path: Path | str) -> ServingInput:
             where=str(path),
             hint="serving logs must use Feast's feature-logging schema",
         )
+    validate_log_columns(data)
     return serving
 
 

@@ -47,11 +47,17 @@ def write_reference_profile(
             where=str(snapshot_dir),
             hint="a reference profile is built from data.parquet",
         )
+    from skewguard.checking.integrity import content_hash
+
     if engine is not None:
         profile = engine.profile_training(training, bins=bins)
     else:
         profile = profile_training(training, bins=bins)
-    profile = replace(profile, source=training.data.files[0].name)
+    # The hash of the data actually profiled, checked against the manifest's at every check.
+    data_file = training.data.files[0]
+    profile = replace(
+        profile, source=data_file.name, content_hash=content_hash(training.data, data_file)
+    )
     out = snapshot_dir / REFERENCE_PROFILE_NAME
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(profile.to_dict(), separators=(",", ":")), encoding="utf-8")
@@ -60,12 +66,27 @@ def write_reference_profile(
 
 
 def read_reference_profile(path: Path) -> DatasetProfile:
-    """Load a reference profile; raise `InputError` naming the file when unusable."""
+    """Load a reference profile; raise `InputError` naming the file when unusable (not
+    JSON, the wrong shape, or numbers that cannot be right: `profile_schema`)."""
+    from skewguard.checking.profile_schema import validate_profile
+
     try:
-        return DatasetProfile.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(
-            f"cannot read reference profile: {err}",
-            where=str(path),
-            hint="rebuild it with skewguard.profiling.write_reference_profile",
-        ) from err
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError) as err:
+        raise _unreadable(path, err) from err
+    try:
+        profile = DatasetProfile.from_dict(json.loads(text))
+    except RecursionError as err:
+        raise _unreadable(path, "nested too deep") from err
+    except Exception as err:  # any shape from_dict cannot build from: the file is bad
+        raise _unreadable(path, f"{type(err).__name__}: {err}") from err
+    validate_profile(profile, str(path))
+    return profile
+
+
+def _unreadable(path: Path, reason: object) -> InputError:
+    return InputError(
+        f"cannot read reference profile: {reason}",
+        where=str(path),
+        hint="rebuild it from the snapshot's data (skewguard snapshot)",
+    )

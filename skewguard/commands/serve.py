@@ -7,6 +7,7 @@ Takes `feast serve`'s options, short forms included (`-h` is the host, as in Fea
 from __future__ import annotations
 
 import argparse
+import math
 
 from skewguard.commands._common import add_repo_args, positive_float, positive_int, rate
 
@@ -116,9 +117,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ours.add_argument(
         "--max-body-bytes",
-        type=positive_int,
-        default=None,
-        help="answer 413 to larger bodies (default: no limit, as feast serve)",
+        type=_off_or_positive_int,
+        default=4 << 20,
+        help="answer 413 to larger bodies; 0: no limit, as feast serve (default: 4194304)",
+    )
+    ours.add_argument(
+        "--header-timeout",
+        type=_off_or_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="answer 408 and close a connection whose request headers take longer; "
+        "0: wait forever, as feast serve (default: 10)",
+    )
+    ours.add_argument(
+        "--body-timeout",
+        type=_off_or_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="answer 408 to a request body that takes longer to arrive; 0: wait forever "
+        "(default: 30)",
     )
     ours.add_argument(
         "--max-entities",
@@ -150,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         tls_key_path=args.key,
         tls_cert_path=args.cert,
         metrics=args.metrics,
+        header_timeout=args.header_timeout,
     )
     check_tls_pair(options)
     store = open_store(args.repo)
@@ -166,7 +184,12 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(
         store,
         log_options=log_options,
-        limits=RequestLimits(args.max_body_bytes, args.max_entities),
+        limits=RequestLimits(
+            max_body_bytes=args.max_body_bytes,
+            max_entities=args.max_entities,
+            body_timeout=args.body_timeout,
+            header_timeout=args.header_timeout,
+        ),
         registry_ttl_sec=args.registry_ttl_sec,
         freeze_gc=True,
     )
@@ -178,3 +201,18 @@ def run(args: argparse.Namespace) -> int:
         print("  no feature service declares a logging_config: nothing is logged", flush=True)
     run_server(app, store, options)
     return 0
+
+
+def _off_or_positive_int(text: str) -> int | None:
+    """argparse type: 0 for no limit (None), else a whole number of at least 1."""
+    return None if text.strip() == "0" else positive_int(text)
+
+
+def _off_or_seconds(text: str) -> float | None:
+    """argparse type: 0 for no timeout (None), else a finite number of seconds above 0."""
+    if text.strip() in {"0", "0.0"}:
+        return None
+    value = positive_float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: use a finite number of seconds, or 0")
+    return value

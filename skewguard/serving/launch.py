@@ -3,8 +3,10 @@
 `run_server` mirrors `feast.feature_server.start_server` for an app built elsewhere: the
 same TLS pair check, Prometheus metrics server (`metrics`, or `feature_server.metrics` in
 `feature_store.yaml`), authorization managers from `auth` in `feature_store.yaml`, and
-gunicorn with `uvicorn_worker.UvicornWorker` and the same settings (bind, access log,
-workers, worker connections, max requests and jitter, keep-alive, TLS key and cert).
+gunicorn with uvicorn workers and the same settings (bind, access log, workers, worker
+connections, max requests and jitter, keep-alive, TLS key and cert). The worker is
+`uvicorn_worker.UvicornWorker` with a deadline on request headers
+(`skewguard.serving.protocol.GuardedUvicornWorker`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from skewguard.errors import InputError
+from skewguard.serving.limits import DEFAULT_HEADER_TIMEOUT
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -38,6 +41,7 @@ class ServerOptions:
     tls_key_path: str = ""
     tls_cert_path: str = ""
     metrics: bool = False
+    header_timeout: float | None = DEFAULT_HEADER_TIMEOUT  # None: wait forever (as feast)
 
     @property
     def url(self) -> str:
@@ -96,6 +100,10 @@ def run_server(app: FastAPI, store: FeatureStore, options: ServerOptions) -> Non
     if options.tls_key_path:
         settings["keyfile"] = options.tls_key_path
         settings["certfile"] = options.tls_cert_path
+    from skewguard.serving.protocol import HeaderTimeoutProtocol
+
+    # Set in the master, inherited by every worker it forks.
+    HeaderTimeoutProtocol.header_timeout = options.header_timeout
     # Objects made so far are shared by every worker: frozen, the collector never scans
     # them (and copy-on-write pages stay shared).
     gc.collect()
@@ -114,7 +122,8 @@ def _application(app: FastAPI, store: FeatureStore, settings: dict[str, Any], me
             for key, value in settings.items():
                 if key in self.cfg.settings and value is not None:
                     self.cfg.set(key, value)
-            self.cfg.set("worker_class", "uvicorn_worker.UvicornWorker")
+            # Feast's worker, with a deadline on request headers (skewguard.serving.protocol).
+            self.cfg.set("worker_class", "skewguard.serving.protocol.GuardedUvicornWorker")
             if metrics:
                 per_worker = functools.partial(_gunicorn_post_worker_init, store)
                 self.cfg.set("post_worker_init", per_worker)

@@ -1,13 +1,18 @@
-"""Optional request limits of `skewguard serve`: 413 for oversized bodies or entity lists.
+"""Request limits of `skewguard serve`: 413 for oversized bodies or entity lists, 408 for
+bodies that do not arrive in time.
 
-`feast serve` has no such limits, and neither does `skewguard serve` unless told
-(`--max-body-bytes`, `--max-entities`). A refused request gets 413 with Feast's error
-shape: the JSON string of `{"module", "class", "message"}` that Feast's exception handler
-writes for a `FeastError`. Only the server imports this module, so it imports Feast.
+`feast serve` has no such limits. `skewguard serve` bounds request bodies by default
+(`--max-body-bytes`, 4 MiB) and the time a body may take to arrive once its headers are
+in (`--body-timeout`, 30 s); `--max-entities` is off unless set. The time the headers
+themselves may take is bounded by the server's protocol (`skewguard.serving.protocol`,
+`--header-timeout`). A refused request gets Feast's error shape: the JSON string of
+`{"module", "class", "message"}` that Feast's exception handler writes for a
+`FeastError`. Only the server imports this module, so it imports Feast.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -18,7 +23,20 @@ from feast.errors import FeastError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["RequestLimits", "RequestTooLarge", "add_body_limit", "check_entity_rows"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
+    "RequestLimits",
+    "RequestTooLarge",
+    "RequestTimeout",
+    "add_body_limit",
+    "check_entity_rows",
+]
+
+DEFAULT_MAX_BODY_BYTES = 4 << 20  # 4 MiB: about 200,000 entity rows of two integer keys
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole body to arrive after its headers
+DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a request's headers to arrive
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,8 +46,10 @@ Send = Callable[[Message], Awaitable[None]]
 
 @dataclass(frozen=True)
 class RequestLimits:
-    max_body_bytes: int | None = None  # None: no limit (as feast serve)
+    max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES  # None: no limit (as feast serve)
     max_entities: int | None = None  # entity rows per get-online-features request
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT  # None: wait forever (as feast serve)
+    header_timeout: float | None = DEFAULT_HEADER_TIMEOUT  # applied by the server protocol
 
 
 class RequestTooLarge(FeastError):
@@ -37,6 +57,13 @@ class RequestTooLarge(FeastError):
 
     def http_status_code(self) -> int:
         return 413
+
+
+class RequestTimeout(FeastError):
+    """A request body that did not arrive in time; answered with 408."""
+
+    def http_status_code(self) -> int:
+        return 408
 
 
 def check_entity_rows(rows: int, limits: RequestLimits) -> None:
@@ -48,36 +75,59 @@ def check_entity_rows(rows: int, limits: RequestLimits) -> None:
 
 
 def add_body_limit(app: FastAPI, limits: RequestLimits) -> None:
-    """Refuse request bodies over `limits.max_body_bytes` with 413 (no-op without a limit)."""
-    if limits.max_body_bytes is not None:
-        app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
+    """Refuse request bodies over `limits.max_body_bytes` with 413 and bodies slower than
+    `limits.body_timeout` with 408 (no-op without either)."""
+    if limits.max_body_bytes is not None or limits.body_timeout is not None:
+        app.add_middleware(_BodyLimit, limit=limits.max_body_bytes, timeout=limits.body_timeout)
 
 
 class _BodyLimit:
-    """ASGI middleware: read the body up to the limit, then hand it on unchanged."""
+    """ASGI middleware: read the body up to the limit and the deadline, then hand it on
+    unchanged."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int):
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        limit: int | None,
+        timeout: float | None = None,
+    ):
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if (
+            limit is not None
+            and declared is not None
+            and declared.isdigit()
+            and int(declared) > limit
+        ):
+            await self._refuse(send, self._too_large())
             return
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
         body = bytearray()
         more = True
         while more:
-            message = await receive()
+            try:
+                if deadline is None:
+                    message = await receive()
+                else:
+                    message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                await self._refuse(send, self._too_slow(len(body)))
+                return
             if message["type"] != "http.request":
                 break
             body.extend(message.get("body", b""))
             more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await self._refuse(send)
+            if limit is not None and len(body) > limit:
+                await self._refuse(send, self._too_large())
                 return
         replayed = False
 
@@ -90,19 +140,26 @@ class _BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        error = RequestTooLarge(
+    def _too_large(self) -> FeastError:
+        return RequestTooLarge(
             f"the request body exceeds {self.limit} bytes (skewguard serve --max-body-bytes)"
         )
+
+    def _too_slow(self, received: int) -> FeastError:
+        return RequestTimeout(
+            f"the request body did not arrive within {self.timeout:g} s ({received} bytes "
+            "received; skewguard serve --body-timeout)"
+        )
+
+    async def _refuse(self, send: Send, error: FeastError) -> None:
         payload = json.dumps(error.to_error_detail()).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if isinstance(error, RequestTimeout):
+            headers.append((b"connection", b"close"))
         await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
+            {"type": "http.response.start", "status": error.http_status_code(), "headers": headers}
         )
         await send({"type": "http.response.body", "body": payload})

@@ -207,6 +207,12 @@ class FeatureLogger:
             logs = dict(self._services)
         return {name: log.writer.stats() for name, log in logs.items() if log.writer}
 
+    def problems(self) -> dict[str, str | None]:
+        """Per feature service served so far: why its writer cannot keep rows, or None."""
+        with self._lock:
+            logs = dict(self._services)
+        return {name: log.writer.problem() for name, log in logs.items() if log.writer}
+
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write every accepted row to disk now; True when all writers finished in time."""
         with self._lock:

@@ -137,6 +137,15 @@ class ServingLogs:
                 self._without_logging += 1
         return logged
 
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Per logged service: can its writer keep answered rows (`ok`), and why not."""
+        if self.logger is None:
+            return {"*": {"ok": False, "detail": "the serving logs are not open"}}
+        return {
+            name: {"ok": problem is None, "detail": problem}
+            for name, problem in self.logger.problems().items()
+        }
+
     def counters(self) -> dict[str, Any]:
         """Writer counters per service, and the requests served without logging."""
         stats = self.logger.stats() if self.logger is not None else {}

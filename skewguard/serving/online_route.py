@@ -11,6 +11,12 @@ The lookup, the logging and the conversion run in one worker thread (Feast's rou
 reads Redis on the event loop and converts in a second thread), so a request costs one
 thread hand-over.
 
+Three checks Feast does not make: entity ids that Feast would silently convert (`1.5` or
+`true` for an integer join key) are refused with 422 (`skewguard.serving.entity_values`);
+while Redis does not answer, lookups are refused at once with 503
+(`skewguard.serving.availability`); and a caller's `X-Request-Id` is kept as the prefix of
+the logged id, never as the whole id, so no caller can make two requests share an id.
+
 No `from __future__ import annotations` here: FastAPI reads the route's annotations to
 know that `request` is the JSON body and `http` the request itself.
 """
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from feast import FeatureStore
 
+    from skewguard.serving.availability import OnlineStoreGuard
     from skewguard.serving.logs import ServingLogs
 
 __all__ = [
@@ -33,6 +40,8 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "CORRECTED_HEADER",
     "replace_online_features_route",
+    "given_request_id",
+    "log_request_id",
 ]
 
 ONLINE_FEATURES_PATH = "/get-online-features"
@@ -41,7 +50,11 @@ CORRECTED_HEADER = "x-skewguard-corrected-statuses"
 
 
 def replace_online_features_route(
-    app: "FastAPI", store: "FeatureStore", logs: "ServingLogs", limits: RequestLimits
+    app: "FastAPI",
+    store: "FeatureStore",
+    logs: "ServingLogs",
+    limits: RequestLimits,
+    guard: "OnlineStoreGuard",
 ) -> None:
     """Replace Feast's `get-online-features` route in `app` with the logged one."""
     from fastapi import Depends, Request
@@ -60,18 +73,29 @@ def replace_online_features_route(
     from feast.infra.feature_servers.base_config import MetricsConfig
     from feast.permissions.server.rest import inject_user_details
 
+    from skewguard.serving.entity_values import JoinKeyTypes, check_entity_values
+
     _remove_route(app, ONLINE_FEATURES_PATH, "POST")
     metrics_config = getattr(getattr(store.config, "feature_server", None), "metrics", None)
     bins = getattr(metrics_config, "feature_count_bins", MetricsConfig().feature_count_bins)
+    join_keys = JoinKeyTypes(store)
 
     def serve(request: Any, features: Any, request_id: str, corrected: bool) -> Any:
+        check_entity_values(request.entities, join_keys.of(features))
+        guard.admit()
         started = logs.now()
-        response = store.get_online_features(
-            features=features,
-            entity_rows=request.entities,
-            full_feature_names=request.full_feature_names,
-            include_feature_view_version_metadata=request.include_feature_view_version_metadata,
-        )
+        try:
+            response = store.get_online_features(
+                features=features,
+                entity_rows=request.entities,
+                full_feature_names=request.full_feature_names,
+                include_feature_view_version_metadata=request.include_feature_view_version_metadata,
+            )
+        except Exception as err:
+            unavailable = guard.failed(err)
+            if unavailable is not None:
+                raise unavailable from err
+            raise
         logs.record(
             features,
             response,
@@ -98,7 +122,7 @@ def replace_online_features_route(
             feast_metrics.track_online_features_entities(entity_count)
             check_entity_rows(entity_count, limits)
 
-            request_id = given_request_id(http.headers) or uuid.uuid4().hex
+            request_id = log_request_id(http.headers)
             corrected = _truthy(http.headers.get(CORRECTED_HEADER))
             audit = feast_metrics._config.audit_logging
             started_ms = time.monotonic() * 1000 if audit else 0.0
@@ -121,6 +145,15 @@ def given_request_id(headers: Mapping[str, str]) -> str | None:
     if given and len(given) <= 128 and given.isascii() and given.isprintable():
         return given
     return None
+
+
+def log_request_id(headers: Mapping[str, str]) -> str:
+    """The `__request_id` of a request: a new uuid4 hex, after the caller's `X-Request-Id`
+    and `~` when it gave one. The last 32 characters are always new, so a caller reusing
+    an id cannot make two requests share one."""
+    new = uuid.uuid4().hex
+    given = given_request_id(headers)
+    return f"{given}~{new}" if given else new
 
 
 def _truthy(value: str | None) -> bool:

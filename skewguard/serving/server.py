@@ -7,12 +7,18 @@ route of `skewguard.serving.online_route`, which serves exactly what Feast's rou
 and also hands each sampled request's response to the feature service's serving log.
 
 Additions, all optional for a caller:
-- `X-Request-Id` (request header, up to 128 visible ASCII characters) becomes the log's
-  `__request_id`; the response header `X-Request-Id` carries the id used;
+- `X-Request-Id` (request header, up to 128 visible ASCII characters) starts the log's
+  `__request_id` (`<id>~<32 hex digits>`, unique per request); the response header
+  `X-Request-Id` carries the id logged;
 - the header `X-Skewguard-Corrected-Statuses: true` answers with the true statuses of
   the log (values and timestamps unchanged);
 - `GET /serving-logs` returns the log writers' counters;
-- `RequestLimits` (off unless set) answers 413 to bodies or entity lists over a limit.
+- `GET /health` is Feast's, and also 503 (with the reason) when Redis does not answer;
+  `GET /ready` checks the online store and the serving-log writers;
+- lookups while Redis does not answer are refused at once with 503 (`availability`);
+- entity ids Feast would silently convert (`1.5`, `true` for an integer key) get 422;
+- `RequestLimits` answers 413 to bodies (4 MiB by default) or entity lists over a limit,
+  and 408 to bodies that do not arrive in time.
 
 The serving logs open when the app starts (in each worker process, after the fork) and
 close, flushing every accepted row, when it shuts down.
@@ -25,6 +31,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from skewguard.serving.availability import OnlineStoreGuard
+from skewguard.serving.health import replace_health_route
 from skewguard.serving.limits import RequestLimits, add_body_limit
 from skewguard.serving.logs import LogOptions, ServingLogs
 from skewguard.serving.online_route import replace_online_features_route
@@ -59,7 +67,9 @@ def create_app(
     app = get_app(store, registry_ttl_sec=registry_ttl_sec)
     logs = ServingLogs(store, log_options or LogOptions())
     limits = limits or RequestLimits()
-    replace_online_features_route(app, store, logs, limits)
+    guard = OnlineStoreGuard(_redis_target(store))
+    replace_online_features_route(app, store, logs, limits, guard)
+    replace_health_route(app, store, logs, guard)
     _add_serving_logs_route(app, logs)
 
     def start() -> None:
@@ -73,7 +83,14 @@ def create_app(
     _run_around_lifespan(app, start=start, stop=logs.close)
     add_body_limit(app, limits)
     app.state.serving_logs = logs
+    app.state.online_store_guard = guard
     return app
+
+
+def _redis_target(store: FeatureStore) -> Any:
+    from skewguard.store.redis_online import store_target
+
+    return store_target(store)
 
 
 def _add_serving_logs_route(app: FastAPI, logs: ServingLogs) -> None:

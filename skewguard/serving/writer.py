@@ -141,6 +141,7 @@ class ServingLogWriter(Generic[T]):
         self._last_warning = float("-inf")
         self._spooled = 0
         self._spool_errors = 0
+        self._spool_failing = False  # the last append to the spool failed
         self._recovered = 0
         self._recovery_lost = 0
         self._spool = Spool(self.folder, self._token) if self.config.spool else None
@@ -166,7 +167,9 @@ class ServingLogWriter(Generic[T]):
                 try:
                     self._spool.append(item, rows)
                     self._spooled += rows
+                    self._spool_failing = False
                 except Exception as err:  # disk full, unpicklable item: kept in memory
+                    self._spool_failing = True
                     self._spool_errors += 1
                     self._last_error = f"spool: {type(err).__name__}: {err}"
             self._items.append(item)
@@ -225,6 +228,22 @@ class ServingLogWriter(Generic[T]):
                 recovered=self._recovered,
                 recovery_lost=self._recovery_lost,
             )
+
+    def problem(self) -> str | None:
+        """Why this writer cannot keep answered rows now (None when it can)."""
+        with self._lock:
+            if self._closing:
+                return "the writer is closed"
+            if not self._thread.is_alive():
+                return "the writer thread stopped"
+            if self._spool is not None and not self._spool.active:
+                return (
+                    f"the spool cannot be written ({self._last_error}): "
+                    "answered rows are held in memory only"
+                )
+            if self._spool_failing:
+                return f"the last append to the spool failed ({self._last_error})"
+        return None
 
     def __enter__(self) -> ServingLogWriter[T]:
         return self

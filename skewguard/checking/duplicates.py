@@ -1,0 +1,172 @@
+"""Duplicate rows in serving logs: counted, reported, and left out of the statistics.
+
+A log row is identified by its request id and its entity: (`__request_id`, join keys and
+any other non-feature column). Each row after the first with the same identity is
+dropped before counting, so logs copied three times cannot clear `min_rows` or triple
+a rate. Dropped rows are told apart:
+
+- `duplicate_rows`: an exact copy of the first row (the same file read twice, a retried
+  upload);
+- `duplicate_request_ids`: the same request id and entity with other values (a caller
+  reusing a request id; two writers colliding).
+
+The first pass reads only the identity columns and turns each row into a 64-bit key
+(numbers by their bits, strings by their dictionary code, lists and structs by a hash of
+their values; mixed column by column); the first row of each key is kept. When nothing
+repeats (the usual case) that is all it costs. Otherwise a second pass keys whole rows
+to tell the two apart. Two different rows share a key with a chance of about n²/2⁶⁵
+(a false match needs billions of rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from skewguard.logschema import (
+    LOG_DATE,
+    LOG_TIMESTAMP,
+    REQUEST_ID,
+    feature_columns,
+    status_column,
+    timestamp_column,
+)
+
+if TYPE_CHECKING:
+    from skewguard.checking.reading import ParquetSource
+
+__all__ = ["Duplicates", "find_duplicates", "identity_columns"]
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # combines column hashes into a row hash
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    rows_read: int
+    duplicate_rows: int
+    duplicate_request_ids: int
+    keep: np.ndarray | None  # one bool per row in reading order; None: keep every row
+
+    @property
+    def dropped(self) -> int:
+        return self.duplicate_rows + self.duplicate_request_ids
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "duplicate_rows": self.duplicate_rows,
+            "duplicate_request_ids": self.duplicate_request_ids,
+            "dropped": self.dropped,
+        }
+
+
+def identity_columns(names: Sequence[str]) -> list[str]:
+    """`__request_id` and every column that is neither a feature, its timestamp or
+    status, nor a log time: the join keys and request data."""
+    features = feature_columns(names)
+    derived = {c for f in features for c in (f, timestamp_column(f), status_column(f))}
+    meta = {LOG_TIMESTAMP, LOG_DATE, REQUEST_ID}
+    keys = [n for n in names if n not in derived and n not in meta]
+    return [REQUEST_ID, *keys] if REQUEST_ID in names else []
+
+
+def find_duplicates(source: ParquetSource) -> Duplicates:
+    """Count the rows of `source` that repeat an earlier row's identity."""
+    columns = identity_columns(source.schema.names)
+    if not columns:
+        return Duplicates(source.rows, 0, 0, None)
+    first = _first_rows(source, columns)
+    rows = source.rows
+    dropped = rows - first.size
+    if dropped == 0:
+        return Duplicates(rows, 0, 0, None)
+    keep = np.zeros(rows, dtype=bool)
+    keep[first] = True
+    everything = [n for n in source.schema.names if n != LOG_DATE]
+    copies = rows - _first_rows(source, everything).size  # rows equal to an earlier row
+    return Duplicates(rows, copies, dropped - copies, keep)
+
+
+def _first_rows(source: ParquetSource, columns: list[str]) -> np.ndarray:
+    """The index of the first row of each distinct combination of `columns`."""
+    from skewguard.checking.reading import iter_batches
+
+    batches = list(iter_batches(source, columns))
+    if not batches:
+        return np.zeros(0, dtype=np.int64)
+    table = pa.Table.from_batches(batches)
+    keys = np.zeros(table.num_rows, dtype=np.uint64)
+    for column in table.columns:
+        with np.errstate(over="ignore"):
+            keys = _mix(keys * _MIX + _column_keys(column.combine_chunks()))
+    _, first = np.unique(keys, return_index=True)
+    return np.asarray(first, dtype=np.int64)
+
+
+def _column_keys(column: pa.Array) -> np.ndarray:
+    """One 64-bit key per value: equal values, equal keys (nulls apart from every value)."""
+    arrow_type = column.type
+    if pa.types.is_dictionary(arrow_type):
+        column = column.cast(arrow_type.value_type)
+        arrow_type = column.type
+    if pa.types.is_boolean(arrow_type):
+        values = column.cast(pa.uint8()).fill_null(2)
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+    if (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_temporal(arrow_type)
+    ) and arrow_type.bit_width == 64:
+        raw = np.ascontiguousarray(column.fill_null(0).to_numpy(zero_copy_only=False))
+        if raw.dtype.kind == "f":
+            raw = raw + 0.0  # -0.0 becomes 0.0: equal values, equal keys
+        keys = raw.view(np.uint64).copy()
+        return _with_nulls(keys, column)
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        wide = column.cast(pa.float64() if pa.types.is_floating(arrow_type) else pa.int64())
+        return _column_keys(wide)
+    if (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type))
+    ):
+        codes = column.dictionary_encode().indices.fill_null(-1)
+        return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64).view(np.uint64)
+    return _row_hashes(pa.record_batch([column], names=["v"]))  # lists, structs, dates...
+
+
+def _with_nulls(keys: np.ndarray, column: pa.Array) -> np.ndarray:
+    if column.null_count:
+        nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        keys[nulls] = np.uint64(0x6E756C6C6E756C6C)  # one key for every null
+    return keys
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the key."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mixed: np.ndarray = x ^ (x >> np.uint64(31))
+        return mixed
+
+
+def _row_hashes(batch: pa.RecordBatch) -> np.ndarray:
+    """One 64-bit hash per row over all columns of `batch` (nulls hashed apart)."""
+    import pandas as pd
+
+    combined = np.zeros(batch.num_rows, dtype=np.uint64)
+    for i in range(batch.num_columns):
+        column = batch.column(i)
+        try:
+            values: Any = column.to_pandas()
+            hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        except TypeError:  # lists, maps: hash their text
+            values = pd.Series([repr(v) for v in column.to_pylist()])
+            hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        with np.errstate(over="ignore"):
+            combined = combined * _MIX + hashed.astype(np.uint64)
+    return combined
