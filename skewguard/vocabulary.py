@@ -115,6 +115,7 @@ class CheckName(enum.StrEnum):
     KS_STATISTIC = "ks_statistic"
     WASSERSTEIN_NORM = "wasserstein_norm"
     JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
+    JOINT_AUC = "joint_auc"  # a classifier telling serving rows from training rows ([joint])
 
 
 class Subject(enum.StrEnum):

@@ -39,8 +39,10 @@ CHECKING_FLOW = [
     "reference",
     "comparing",
     "joined",
+    "joint_policy",
     "policy",
     "deciding",
+    "joint",
     "pipeline",
 ]
 MAX_LINES = 500

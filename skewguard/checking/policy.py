@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from skewguard.checking.joint_policy import JointPolicy, build_joint, validate_joint
 from skewguard.errors import PolicyError
 from skewguard.vocabulary import Action, CheckName, Verdict
 
@@ -103,6 +104,7 @@ class Policy:
     features: Mapping[str, Rules] = field(default_factory=dict)
     critical: frozenset[str] = frozenset()
     escalation: Escalation = Escalation()
+    joint: JointPolicy = JointPolicy()  # the [joint] table: checking/joint_policy.py
 
     def rules_for(self, feature: str) -> Rules:
         return self.features.get(feature, self.defaults)
@@ -120,12 +122,15 @@ class Policy:
                 "warn": str(self.escalation.warn),
                 "retrain": str(self.escalation.retrain),
             },
+            "joint": self.joint.to_dict(),
         }
 
 
 # --------------------------------------------------------------------------- validation
 
-_TOP_KEYS = {"defaults", "features", "critical"}
+_TOP_KEYS = {"defaults", "features", "critical", "joint"}
+# Configured in its own [joint] table, not per feature.
+_PER_FEATURE_CHECKS = [c for c in CheckName if c is not CheckName.JOINT_AUC]
 _RULES_KEYS = {"min_rows", "checks"}
 _CHECK_KEYS = {"action", "threshold", "warn_threshold"}
 _CRITICAL_KEYS = {"features", "warn", "retrain"}
@@ -159,7 +164,7 @@ def _validate_rules(raw: Mapping[str, Any], path: str, source: str) -> None:
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise _fail(f"{path}.min_rows must be a positive integer", source, f"got {v!r}")
     checks = _table(raw.get("checks", {}), f"{path}.checks", source)
-    _reject_unknown(checks, {str(c) for c in CheckName}, f"{path}.checks", source)
+    _reject_unknown(checks, {str(c) for c in _PER_FEATURE_CHECKS}, f"{path}.checks", source)
     for name, rule in checks.items():
         rpath = f"{path}.checks.{name}"
         rule = _table(rule, rpath, source)
@@ -193,6 +198,7 @@ def _validate(raw: Mapping[str, Any], source: str) -> None:
     for name, rules in _table(raw.get("features", {}), "features", source).items():
         fpath = f'features."{name}"'
         _validate_rules(_table(rules, fpath, source), fpath, source)
+    validate_joint(raw.get("joint", {}), source)
     critical = _table(raw.get("critical", {}), "critical", source)
     _reject_unknown(critical, _CRITICAL_KEYS, "critical", source)
     feats = critical.get("features", [])
@@ -220,7 +226,7 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 
 def _build_rules(raw: Mapping[str, Any], path: str, source: str) -> Rules:
     checks: dict[CheckName, CheckRule] = {}
-    for check in CheckName:
+    for check in _PER_FEATURE_CHECKS:
         rule = raw.get("checks", {}).get(str(check))
         if rule is None:
             raise _fail(f"{path}.checks.{check} is not configured", source, "add it")
@@ -265,6 +271,7 @@ def parse_policy(
             warn=Action(critical.get("warn", "retrain")),
             retrain=Action(critical.get("retrain", "block")),
         ),
+        joint=build_joint(merged.get("joint", {})),
     )
 
 
