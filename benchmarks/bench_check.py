@@ -236,7 +236,7 @@ def main() -> None:
 
         build = (
             "import json, sys; from pathlib import Path; "
-            "from skewguard.profiling import write_reference_profile; "
+            "from skewguard.checking.reference import write_reference_profile; "
             "snap = Path(sys.argv[1]); path = write_reference_profile(snap); "
             "m = json.loads((snap / 'manifest.json').read_text()); "
             "m['reference_profile'] = path.name; "

@@ -114,8 +114,37 @@ class CheckName(enum.StrEnum):
     LINF_DISTANCE = "linf_distance"
     KS_STATISTIC = "ks_statistic"
     WASSERSTEIN_NORM = "wasserstein_norm"
+    MEAN_SHIFT = "mean_shift"  # |mean moved| in training standard deviations
+    MISSING_OR_INVALID_RATE = "missing_or_invalid_rate"  # nulls + NaN + infinities together
+    NEGATIVE_RATE = "negative_rate"  # share of values below zero
+    # Pipeline-defect signatures (checking/signatures.py): each names what happened.
+    UNIT_CHANGE = "unit_change"
+    TIME_OFFSET = "time_offset"
+    PRECISION_LOSS = "precision_loss"
+    DEFAULT_FILL = "default_fill"
+    CLIPPING = "clipping"
+    SWAPPED = "swapped"
+    CATEGORY_FORM = "category_form"
     JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
     JOINT_AUC = "joint_auc"  # a classifier telling serving rows from training rows ([joint])
+
+    @property
+    def is_signature(self) -> bool:
+        """A pipeline-defect signature rather than a rate or a distance."""
+        return self in _SIGNATURES
+
+
+_SIGNATURES = frozenset(
+    {
+        CheckName.UNIT_CHANGE,
+        CheckName.TIME_OFFSET,
+        CheckName.PRECISION_LOSS,
+        CheckName.DEFAULT_FILL,
+        CheckName.CLIPPING,
+        CheckName.SWAPPED,
+        CheckName.CATEGORY_FORM,
+    }
+)
 
 
 class Subject(enum.StrEnum):

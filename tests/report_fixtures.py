@@ -88,6 +88,9 @@ def mixed_report() -> Report:
                 serving=0.21,
                 n_training=10_000,
                 n_serving=2_000,
+                p_value=1e-40,
+                alpha=1e-5,
+                cause="null values: 21.0% served, training had 1.0%",
             ),
             _check("psi", 0.05, P, Action.RETRAIN, 0.25, 0.1, n_training=9_900, n_serving=1_580),
         ),  # fmt: skip
@@ -134,6 +137,17 @@ def mixed_report() -> Report:
             _check("schema", "ok", P, Action.BLOCK, detail="double"),
             _check("psi", 0.41, R, Action.RETRAIN, 0.25, 0.1, n_training=10_000, n_serving=2_000),
             _check(
+                "unit_change",
+                0.0,
+                P,
+                Action.BLOCK,
+                0.0,
+                n_training=10_000,
+                n_serving=2_000,
+                p_value=1e-30,
+                alpha=1e-5,
+            ),
+            _check(
                 "wasserstein_norm",
                 0.62,
                 R,
@@ -143,6 +157,9 @@ def mixed_report() -> Report:
                 n_training=10_000,
                 n_serving=2_000,
                 detail="scale (training std) 15",
+                p_value=1e-30,
+                alpha=1e-5,
+                cause="values moved by 0.62 training standard deviations on average",
             ),
         ),  # fmt: skip
         distribution=_hist([80.0, 100.0, 120.0], [1000, 4000, 4000, 1000], [50, 400, 900, 650]),
@@ -150,7 +167,7 @@ def mixed_report() -> Report:
     category = FeatureResult(
         name="product_stats__category",
         kind="categorical",
-        verdict=W,
+        verdict=B,
         critical=False,
         training_type="string",
         serving_type="string",
@@ -179,6 +196,25 @@ def mixed_report() -> Report:
                 0.1,
                 n_training=10_000,
                 n_serving=2_000,
+                p_value=1e-12,
+                alpha=1e-5,
+                cause="a category's share moved by 15.0% (L-infinity 0.15)",
+            ),
+            _check(
+                "category_form",
+                0.12,
+                B,
+                Action.BLOCK,
+                0.0,
+                training=0.0,
+                serving=0.12,
+                n_training=10_000,
+                n_serving=2_000,
+                p_value=1e-50,
+                alpha=1e-5,
+                cause="'Books' served for 'books' (12% of values in 1 changed form): case, "
+                "whitespace or encoding changed",
+                params={"forms": {"Books": "books"}},
             ),
         ),  # fmt: skip
         distribution={
@@ -206,6 +242,7 @@ def mixed_report() -> Report:
                 B,
                 Action.BLOCK,
                 detail="training -, serving string",
+                cause="feature served but absent from training",
             ),
         ),
     )
@@ -288,9 +325,10 @@ def _small_values(n: int, seed: int, *, skewed: bool) -> dict[str, pa.Array]:
     categories = np.array(["books", "toys", "garden", "music"])
     category = rng.choice(categories, n, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
     if skewed:
-        category[rng.random(n) < 0.2] = HOSTILE
+        category[rng.random(n) < 0.1] = HOSTILE
+        category[(category == "books") & (rng.random(n) < 0.5)] = "Books"  # a case change
     rating = rng.normal(4.0, 0.4, n)
-    rating_null = rng.random(n) < (0.08 if skewed else 0.01)
+    rating_null = rng.random(n) < (0.12 if skewed else 0.01)
     return {
         "shop__price": pa.array(price),
         "shop__category": pa.array(category.tolist(), type=pa.string()),
@@ -324,9 +362,12 @@ def write_small_inputs(folder: Path, *, skewed: bool = True) -> tuple[Path, Path
     columns["__request_id"] = pa.array([f"req-{i}" for i in range(n)])
     (folder / "serving").mkdir(exist_ok=True)
     pq.write_table(pa.table(columns), folder / "serving" / "part-0.parquet")
-    # The joint classifier's entry is pinned by tests/test_check_joint.py, not by goldens.
+    # A wide null band, so a significant rise in nulls below it shows a warn. The joint
+    # classifier's entry is pinned by tests/test_check_joint.py, not by goldens.
     (folder / "skewguard.toml").write_text(
-        "[defaults]\nmin_rows = 100\n\n[joint]\nenabled = false\n"
+        "[defaults]\nmin_rows = 100\n[defaults.checks.null_rate]\nthreshold = 0.2\n"
+        "[defaults.checks.missing_or_invalid_rate]\nthreshold = 0.2\n"
+        "[joint]\nenabled = false\n"
     )
     return folder / "training.parquet", folder / "serving", folder / "skewguard.toml"
 

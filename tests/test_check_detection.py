@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,10 +54,15 @@ def test_ten_percent_mean_shift_means_retrain(training: Path, tmp_path: Path) ->
     assert report.verdict is Verdict.RETRAIN
 
 
-def test_unit_change_times_100_is_caught(training: Path, tmp_path: Path) -> None:
+def test_unit_change_times_100_blocks_with_its_cause(training: Path, tmp_path: Path) -> None:
     name = "product_stats__price"
     report = _run(training, tmp_path, _scale(name, 100.0))
-    assert report.feature(name).verdict is Verdict.RETRAIN
+    assert report.feature(name).verdict is Verdict.BLOCK
+    unit = next(c for c in report.feature(name).checks if c.check == "unit_change")
+    assert unit.verdict is Verdict.BLOCK and unit.params["factor"] == 100.0
+    assert re.fullmatch(r"served = training x 100; fitted factor 9\d\.\d+ over 17 quantiles|"
+                        r"served = training x 100; fitted factor 10\d(\.\d+)? over 17 quantiles",
+                        unit.cause)  # fmt: skip
     psi = next(c for c in report.feature(name).checks if c.check == "psi")
     assert psi.value > 5
 
@@ -83,8 +89,11 @@ def test_renamed_category_blocks(training: Path, tmp_path: Path) -> None:
 
     report = _run(training, tmp_path, rename)
     failing = _failing(report, name)
-    assert failing["new_category_rate"] == "block"
+    assert failing["category_form"] == "block"
+    assert failing["new_category_rate"] == "retrain"  # unseen alone would be drift
     assert failing["linf_distance"] in ("warn", "retrain")
+    form = next(c for c in report.feature(name).checks if c.check == "category_form")
+    assert form.cause.startswith("'Electronics' served for 'electronics'")
     top = report.feature(name).distribution["top"]["serving"]
     assert any(label == "Electronics" for label, _ in top)
 
@@ -123,7 +132,28 @@ def test_nan_and_infinities_are_their_own_checks(training: Path, tmp_path: Path)
 
     failing = _failing(_run(training, tmp_path, poison), name)
     assert failing["nan_rate"] == "block" and failing["pos_inf_rate"] == "block"
-    assert failing["neg_inf_rate"] == "warn"  # 3 points: inside the warn band
+    assert failing["neg_inf_rate"] == "block"  # training had none: any significant share
+    assert failing["missing_or_invalid_rate"] == "block"
+
+
+def test_missing_or_invalid_counts_every_kind_together(training: Path, tmp_path: Path) -> None:
+    name = "product_stats__rating"  # 5% nulls in training; none of NaN or inf
+
+    def sprinkle(v: Columns) -> Columns:
+        x = v[name].to_numpy(zero_copy_only=False).copy()
+        x[:60], x[60:120] = np.nan, np.inf  # 0.6% NaN and 0.6% +inf...
+        mask = v[name].is_null().to_numpy(zero_copy_only=False).copy()
+        mask[1000:1100] = True  # ...plus up to a point of extra nulls
+        return replace_column(v, name, pa.array(x, mask=mask))
+
+    report = _run(training, tmp_path, sprinkle)
+    checks = {c.check: c for c in report.feature(name).checks}
+    total = checks["missing_or_invalid_rate"]
+    parts = sum(checks[k].value for k in ("null_rate", "nan_rate", "pos_inf_rate"))
+    assert total.value == pytest.approx(parts)
+    assert total.verdict is Verdict.BLOCK and total.value > 0.01
+    # NaN and +inf at 0.6% each: below the floor, but training had none, so they block too.
+    assert checks["nan_rate"].verdict is Verdict.BLOCK
 
 
 def test_missing_online_values_are_reported(training: Path, tmp_path: Path) -> None:

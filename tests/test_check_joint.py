@@ -72,7 +72,7 @@ def test_a_correlation_flip_with_unchanged_marginals_fires_and_names_both(tmp_pa
     assert result.value > 0.55 and joint.distribution["auc"] > 0.8
     assert joint.distribution["carriers"][:2] in (["v__a", "v__b"], ["v__b", "v__a"])
     assert "v__c" not in joint.distribution["carriers"]
-    assert "v__a" in result.detail and "v__b" in result.detail and "v__c" not in result.detail
+    assert "v__a" in result.cause and "v__b" in result.cause and "v__c" not in result.cause
 
     policy = _policy(tmp_path, '[joint]\naction = "retrain"\n')
     strict = sg.check(
@@ -166,12 +166,12 @@ def test_bad_joint_policy_is_a_policy_error_naming_the_key(tmp_path, text, needl
 
 def test_every_renderer_shows_the_cause(tmp_path: Path) -> None:
     report = sg.check(_training(_correlated(4000, 0.8, 1)), _serving(_correlated(4000, -0.8, 2)))
-    cause = _joint(report).checks[0].detail
+    cause = _joint(report).checks[0].cause
     assert cause and "carried by" in cause
     document = json.loads(report.to_json())
     joint = next(f for f in document["features"] if f["name"] == JOINT_NAME)
-    assert joint["checks"][0]["detail"] == cause and joint["kind"] == "joint"
-    assert Report.from_dict(document).feature(JOINT_NAME).checks[0].detail == cause
+    assert joint["checks"][0]["cause"] == cause and joint["kind"] == "joint"
+    assert Report.from_dict(document).feature(JOINT_NAME).checks[0].cause == cause
     for rendered in (report.to_markdown(), report.to_html(), report.to_junit()):
         assert "joint_auc" in rendered
         assert "carried by" in rendered

@@ -21,10 +21,33 @@ def test_default_policy_configures_every_check() -> None:
     policy = load_policy(None)
     # joint_auc is configured once, in [joint], not per feature (test_check_joint.py)
     assert set(policy.defaults.checks) == set(CheckName) - {CheckName.JOINT_AUC}
-    psi = policy.defaults.rule(CheckName.PSI)
-    assert (psi.warn_threshold, psi.threshold, psi.action) == (0.10, 0.25, Action.RETRAIN)
+    ks = policy.defaults.rule(CheckName.KS_STATISTIC)
+    assert (ks.warn_threshold, ks.threshold, ks.action) == (0.0, 0.05, Action.RETRAIN)
+    assert policy.defaults.rule(CheckName.MEAN_SHIFT).threshold == 0.10
+    assert policy.defaults.rule(CheckName.NULL_RATE).threshold == 0.01
     assert policy.defaults.rule(CheckName.SCHEMA).action is Action.BLOCK
+    for check in CheckName:
+        if check.is_signature:
+            assert policy.defaults.rule(check).action is Action.BLOCK, check
+    assert policy.detection.family_alpha == 0.001
+    assert policy.detection.fill_max_training_share == 0.05
     assert policy.source == "<default>"
+
+
+def test_detection_keys_are_validated(tmp_path: Path) -> None:
+    ok = load_policy(_write(tmp_path, "[detection]\nfamily_alpha = 0.01\n"))
+    assert ok.detection.family_alpha == 0.01
+    assert ok.to_dict()["detection"]["family_alpha"] == 0.01
+    for text, needle in [
+        ("[detection]\nfamily_alpha = 0\n", "detection.family_alpha"),
+        ("[detection]\nfamily_alpha = 1.5\n", "detection.family_alpha"),
+        ("[detection]\nfamily_alpha = nan\n", "detection.family_alpha"),
+        ("[detection]\nfill_max_training_share = -0.1\n", "fill_max_training_share"),
+        ("[detection]\nfactor_tolerance = true\n", "factor_tolerance"),
+        ("[detection]\nalpha = 0.01\n", "detection.alpha"),
+    ]:
+        with pytest.raises(PolicyError, match=needle.replace(".", r"\.")):
+            load_policy(_write(tmp_path, text))
 
 
 def test_user_policy_overrides_key_by_key(tmp_path: Path) -> None:
@@ -45,7 +68,7 @@ features = ["product_stats__price"]
     policy = load_policy(path)
     assert policy.defaults.min_rows == 2000
     psi = policy.defaults.rule(CheckName.PSI)
-    assert (psi.threshold, psi.warn_threshold) == (0.2, 0.10)  # warn kept from the default
+    assert (psi.threshold, psi.action) == (0.2, Action.RETRAIN)  # action kept from the default
     price = policy.rules_for("product_stats__price")
     assert price.rule(CheckName.NULL_RATE).action is Action.RETRAIN
     assert price.rule(CheckName.PSI).threshold == 0.2  # feature rules start from defaults

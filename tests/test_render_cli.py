@@ -20,15 +20,20 @@ from skewguard.vocabulary import Verdict
 AS_RETRAIN = """
 [defaults]
 min_rows = 100
-[defaults.checks.new_category_rate]
+[defaults.checks.category_form]
 action = "warn"
 [defaults.checks.null_rate]
+action = "warn"
+[defaults.checks.missing_or_invalid_rate]
 action = "warn"
 """
 AS_WARN = AS_RETRAIN + "".join(
     f'[defaults.checks.{c}]\naction = "warn"\n'
-    for c in ("psi", "js_distance", "ks_statistic", "wasserstein_norm", "linf_distance")
-)
+    for c in (
+        "psi", "js_distance", "ks_statistic", "wasserstein_norm", "linf_distance",
+        "mean_shift", "new_category_rate",
+    )
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +95,9 @@ def test_every_report_is_written_and_named(inputs: Path, tmp_path: Path, capsys)
     markdown = (out / "report.md").read_text()
     assert markdown.startswith("## ⛔ skewguard check: BLOCK")
     assert "Full report with plots: `report.html` (HTML)." in markdown
-    assert ET.parse(out / "junit.xml").getroot().get("failures") == "7"
+    # price: psi, js, ks, wasserstein, mean shift; category: new categories, psi, js,
+    # L-infinity, category_form (rating's null rise only warns under this policy)
+    assert ET.parse(out / "junit.xml").getroot().get("failures") == "10"
     html = (out / "report.html").read_text()
     assert 'data-verdict="block"' in html and 'data-feature="shop__category"' in html
 

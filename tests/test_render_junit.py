@@ -47,8 +47,8 @@ def test_one_case_per_feature_and_check_with_consistent_counts() -> None:
         assert len(cases) == len(feature.checks) == int(suite.get("tests"))
         assert int(suite.get("failures")) == sum(c.find("failure") is not None for c in cases)
         assert int(suite.get("errors")) == sum(c.find("error") is not None for c in cases)
-    assert int(root.get("tests")) == sum(len(f.checks) for f in report.features) == 15
-    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("4", "1", "0")
+    assert int(root.get("tests")) == sum(len(f.checks) for f in report.features) == 17
+    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("5", "1", "0")
 
 
 def test_failures_carry_the_value_and_the_threshold() -> None:
@@ -56,8 +56,10 @@ def test_failures_carry_the_value_and_the_threshold() -> None:
     failure = cases[("skewguard.product_stats__price", "null_rate")].find("failure")
     assert failure.get("type") == "block"
     assert failure.get("message") == (
-        "product_stats__price: null_rate 0.2 > 0.1 (training 0.01, serving 0.21): block"
+        "product_stats__price: null_rate 0.2 > 0.1 (training 0.01, serving 0.21): block: "
+        "null values: 21.0% served, training had 1.0%"
     )
+    assert "cause: null values: 21.0% served" in failure.text
     assert "value: 0.2" in failure.text and "threshold: 0.1" in failure.text
     schema = cases[(f"skewguard.{HOSTILE}", "schema")].find("failure")
     assert schema.get("message").startswith(f"{HOSTILE}: schema missing_in_training")
@@ -76,7 +78,20 @@ def test_warn_passes_with_output() -> None:
         ("skewguard.product_stats__category", "linf_distance")
     ]
     assert case.find("failure") is None and case.find("error") is None
-    assert case.find("system-out").text == "product_stats__category: linf_distance 0.15 > 0.1: warn"
+    assert case.find("system-out").text == (
+        "product_stats__category: linf_distance 0.15 > 0.1: warn: "
+        "a category's share moved by 15.0% (L-infinity 0.15)"
+    )
+
+
+def test_a_signature_failure_message_says_what_happened() -> None:
+    case = _cases(render_junit(mixed_report()))[
+        ("skewguard.product_stats__category", "category_form")
+    ]
+    message = case.find("failure").get("message")
+    assert message.startswith("product_stats__category: category_form 0.12 > 0 (training 0, ")
+    assert message.endswith("'Books' served for 'books' (12% of values in 1 changed form): "
+                            "case, whitespace or encoding changed")  # fmt: skip
 
 
 def test_array_subjects_are_named() -> None:
@@ -87,7 +102,7 @@ def test_array_subjects_are_named() -> None:
 
 @pytest.mark.parametrize(
     ("fail_on", "failures"),
-    [("warn", 5), ("retrain", 4), ("block", 2)],
+    [("warn", 6), ("retrain", 5), ("block", 3)],
 )
 def test_fail_on_moves_findings_between_failures_and_output(fail_on: str, failures: int) -> None:
     xml = render_junit(mixed_report(), fail_on=fail_on)

@@ -38,9 +38,9 @@ def test_verdict_comes_first_then_failing_checks_then_sizes_then_html_name() -> 
     assert headings[0].endswith("skewguard check: INSUFFICIENT DATA")
     assert headings[1:] == ["Checks not passing", "Joined skew: causes", "Sample sizes"]
     failing = next(b for b in blocks if b[0] == "table")
-    assert failing[1] == ("feature", "check", "value", "threshold", "action", "detail")
+    assert failing[1] == ("feature", "check", "value", "threshold", "action", "cause", "detail")
     assert [r[4] for r in failing[2]] == [
-        "insufficient data", "block", "block", "retrain", "retrain", "warn",
+        "insufficient data", "block", "block", "block", "retrain", "retrain", "warn",
     ]  # fmt: skip
     assert ("text", "Full report with plots: `skew.html` (HTML).") in blocks
 
@@ -50,7 +50,10 @@ def test_failing_rows_carry_value_threshold_and_action() -> None:
     rows = {(r[0], r[1]): r for r in next(b for b in blocks if b[0] == "table")[2]}
     price = rows[("`product_stats__price` (critical)", "`null_rate`")]
     assert price[2:5] == ("0.2", "0.1", "block")
-    assert "serving 0.21" in price[5]
+    assert price[5] == "null values: 21.0% served, training had 1.0%"
+    assert "serving 0.21" in price[6]
+    form = rows[("`product_stats__category`", "`category_form`")]
+    assert form[5].startswith("'Books' served for 'books'")
     warn = rows[("`product_stats__category`", "`linf_distance`")]
     assert warn[2:5] == ("0.15", "0.1 (warn)", "warn")
 
@@ -76,7 +79,7 @@ def test_all_passing_says_so() -> None:
             c["verdict"] = "pass"
     d["verdict"] = "pass"
     text = render_markdown(d)
-    assert "All 15 checks passed." in text and "PASS" in text.splitlines()[0]
+    assert "All 17 checks passed." in text and "PASS" in text.splitlines()[0]
 
 
 def test_hostile_strings_show_as_text() -> None:
@@ -108,4 +111,4 @@ def test_long_tables_are_cut_with_a_note() -> None:
     text = render_markdown(mixed_report(), max_rows=2)
     failing = next(b for b in parse_markdown(text) if b[0] == "table")
     assert len(failing[2]) == 2
-    assert "... and 4 more checks not passing (see the HTML report)." in text
+    assert "... and 5 more checks not passing (see the HTML report)." in text

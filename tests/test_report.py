@@ -45,9 +45,12 @@ def test_every_check_is_recorded_with_its_threshold(report: Report) -> None:
     checks = {c["check"]: c for c in price["checks"]}
     assert set(checks) == {
         "schema", "null_rate", "missing_online_rate", "nan_rate", "pos_inf_rate",
-        "neg_inf_rate", "integer_rate", "psi", "js_distance", "ks_statistic",
-        "wasserstein_norm",
+        "neg_inf_rate", "missing_or_invalid_rate", "negative_rate", "integer_rate", "psi",
+        "js_distance", "ks_statistic", "wasserstein_norm", "mean_shift", "unit_change",
+        "time_offset", "precision_loss", "clipping", "default_fill", "swapped",
     }  # fmt: skip
+    assert all(0 <= c["p_value"] <= 1 for c in checks.values() if c["p_value"] is not None)
+    assert all(c["cause"] is None for c in checks.values())  # nothing fired, nothing to say
     assert all(c["verdict"] == "pass" for c in checks.values())
     assert checks["psi"]["threshold"] == 0.25 and checks["psi"]["value"] >= 0
     assert price["joined"] is None

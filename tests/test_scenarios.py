@@ -49,13 +49,24 @@ def _top_cause(result: DemoResult, feature: str) -> str:
     return _joined(result, feature)["causes"][0]["cause"]
 
 
+def _without_replay(result: DemoResult):
+    """The same snapshot and logs checked from the values alone (no replay)."""
+    from skewguard.checking.pipeline import check
+    from skewguard.checking.policy import load_policy
+
+    return check(result.snapshot, result.serving_log, load_policy(None))
+
+
 def test_clean_passes_with_zero_joined_mismatches(scenario_repo, tmp_path) -> None:
     result = _run(scenario_repo, tmp_path, Scenario.CLEAN)
-    assert result.report.verdict in (Verdict.PASS, Verdict.WARN)
+    assert result.report.verdict is Verdict.PASS, [
+        (f.name, [(str(c.check), c.cause) for c in f.failing()]) for f in result.report.features
+    ]
     for feature in result.report.features:
         if feature.kind == "joint":  # the joint-drift entry compares rows, not a replay
             continue
         assert _joined(result, feature.name)["diff_count"] == 0, feature.name
+    assert _without_replay(result).verdict is Verdict.PASS
     assert set(result.reports) == {"json", "markdown", "junit", "html"}
     assert all(p.exists() for p in result.reports.values())
 
@@ -73,6 +84,13 @@ def test_transformation_bug_blocks_as_scale_x100(scenario_repo, tmp_path) -> Non
     assert result.report.verdict is Verdict.BLOCK
     discount = _joined(result, "product_stats__discount")["causes"][0]
     assert discount["cause"] == "scale" and discount["detail"] == "served = offline x 100"
+    # From the values alone, without the replay: the unit factor blocks and says so.
+    alone = _without_replay(result)
+    assert alone.verdict is Verdict.BLOCK
+    unit = next(c for c in alone.feature("product_stats__discount").checks
+                if c.check == "unit_change")  # fmt: skip
+    assert unit.verdict is Verdict.BLOCK
+    assert unit.cause.startswith("served = training x 100; fitted factor")
     # Undiscounted products (0 x 100 = 0) still match; every discounted one differs.
     assert _top_cause(result, "customer_product_fit__price_vs_aov") == "upstream_input"
     assert _joined(result, "product_stats__price")["diff_count"] == 0
@@ -94,6 +112,11 @@ def test_trend_shift_retrains_and_the_join_agrees(scenario_repo, tmp_path) -> No
         assert _joined(result, feature.name)["diff_count"] == 0, feature.name
     retrain = [f.name for f in result.report.features if f.verdict is Verdict.RETRAIN]
     assert retrain, "some feature's distribution must have moved"
+    alone = _without_replay(result)
+    assert alone.verdict is Verdict.RETRAIN, [
+        (f.name, [(str(c.check), c.cause) for c in f.failing() if c.verdict is Verdict.BLOCK])
+        for f in alone.features
+    ]
 
 
 def test_replay_and_check_replay_cli_block_on_the_transformation_bug(

@@ -20,6 +20,16 @@ checks of their own):
   the integral of |Q_t(u) - Q_s(u)| over a 2,048-point midpoint grid of the quantile
   functions, divided by the training standard deviation (or by max(|training mean|, 1) when
   that is 0). For a pure shift it equals the shift in training standard deviations.
+- `mean_shift`: |serving mean - training mean| in training standard deviations.
+
+Rates are serving minus training: `null_rate`, `nan_rate`, `pos_inf_rate`, `neg_inf_rate`,
+`missing_or_invalid_rate` (nulls, NaN and infinities together), `negative_rate`,
+`new_category_rate`, `integer_rate`, `missing_online_rate`.
+
+Every distance and rate also carries a `p_value` (`skewguard.checking.significance`): KS,
+Wasserstein and the KS gate use the KS test on the frozen-bin CDFs (exact counts), PSI,
+JS and L-infinity the chi-square test over the buckets, `mean_shift` Welch's z-test, the
+rates a one-sided two-proportion test. The policy decides with them.
 """
 
 from __future__ import annotations
@@ -36,6 +46,14 @@ from skewguard.checking.profile import (
     CategoricalProfile,
     FeatureProfile,
     NumericProfile,
+)
+from skewguard.checking.schema import type_change_cause
+from skewguard.checking.significance import (
+    binned_ks,
+    chi2_pvalue,
+    ks_pvalue,
+    mean_shift_pvalue,
+    rise_pvalue,
 )
 from skewguard.checking.specs import NULL, OTHER, ArraySpec, CategoricalSpec, Kind, NumericSpec
 from skewguard.logschema import FieldStatus
@@ -76,6 +94,9 @@ class Measurement:
     n_serving: int | None = None
     detail: str | None = None
     reason: Reason | None = None  # set when the value cannot be judged (see `Reason`)
+    p_value: float | None = None  # how likely sampling noise alone gives this value
+    cause: str | None = None  # what happened, in words (set by a signature that matched)
+    params: Mapping[str, Any] | None = None  # a signature's fitted parameters
 
 
 @dataclass(frozen=True)
@@ -188,6 +209,7 @@ def _rate_measurement(
         serving=s,
         n_training=t_whole,
         n_serving=s_whole,
+        p_value=rise_pvalue(t_part, t_whole, s_part, s_whole) if value is not None else None,
     )
 
 
@@ -198,7 +220,31 @@ def _numeric_measurements(
         _rate_measurement(CheckName.NAN_RATE, subject, t.nan, t.count, s.nan, s.count),
         _rate_measurement(CheckName.POS_INF_RATE, subject, t.pos_inf, t.count, s.pos_inf, s.count),
         _rate_measurement(CheckName.NEG_INF_RATE, subject, t.neg_inf, t.count, s.neg_inf, s.count),
+        _rate_measurement(
+            CheckName.MISSING_OR_INVALID_RATE,
+            subject,
+            t.count - t.finite,
+            t.count,
+            s.count - s.finite,
+            s.count,
+        ),
     ]
+    if t.negative is not None and s.negative is not None:
+        out.append(
+            _rate_measurement(
+                CheckName.NEGATIVE_RATE, subject, t.negative, t.finite, s.negative, s.finite
+            )
+        )
+    else:
+        out.append(
+            Measurement(
+                check=CheckName.NEGATIVE_RATE,
+                value=None,
+                subject=subject,
+                detail="the reference profile predates negative counts: re-snapshot",
+                reason=Reason.NOT_COMPUTABLE,
+            )
+        )
     if not spec.integral:
         out.append(
             _rate_measurement(
@@ -206,14 +252,19 @@ def _numeric_measurements(
             )
         )
     sizes: dict[str, Any] = {"n_training": t.finite, "n_serving": s.finite}
+    both = bool(t.finite and s.finite)
+    chi2_p = chi2_pvalue(t.histogram, s.histogram) if both else None
+    ks_p = ks_pvalue(binned_ks(t.histogram, s.histogram), t.finite, s.finite) if both else None
     for check in (CheckName.PSI, CheckName.JS_DISTANCE):
-        value = (
-            HISTOGRAM_METRICS[check](t.histogram, s.histogram) if t.finite and s.finite else None
-        )
-        out.append(Measurement(check=check, value=value, subject=subject, **sizes))
+        value = HISTOGRAM_METRICS[check](t.histogram, s.histogram) if both else None
+        out.append(Measurement(check=check, value=value, subject=subject, p_value=chi2_p, **sizes))
     out.append(
         Measurement(
-            check=CheckName.KS_STATISTIC, value=ks_statistic(t, s), subject=subject, **sizes
+            check=CheckName.KS_STATISTIC,
+            value=ks_statistic(t, s),
+            subject=subject,
+            p_value=ks_p,
+            **sizes,
         )
     )
     out.append(
@@ -222,10 +273,29 @@ def _numeric_measurements(
             value=wasserstein_norm(t, s),
             subject=subject,
             detail=f"scale (training std) {_scale(t):.6g}",
+            p_value=ks_p,
             **sizes,
         )
     )
+    out.append(_mean_shift(t, s, subject))
     return out
+
+
+def _mean_shift(t: NumericProfile, s: NumericProfile, subject: Subject) -> Measurement:
+    sizes: dict[str, Any] = {"n_training": t.finite, "n_serving": s.finite}
+    if not t.finite or not s.finite:
+        return Measurement(check=CheckName.MEAN_SHIFT, value=None, subject=subject, **sizes)
+    value = abs(s.mean - t.mean) / _scale(t)
+    return Measurement(
+        check=CheckName.MEAN_SHIFT,
+        value=value if math.isfinite(value) else None,
+        subject=subject,
+        training=t.mean,
+        serving=s.mean,
+        p_value=mean_shift_pvalue(t.mean, t.variance, t.finite, s.mean, s.variance, s.finite),
+        detail=f"in training standard deviations ({_scale(t):.6g})",
+        **sizes,
+    )
 
 
 def _categorical_measurements(
@@ -238,27 +308,36 @@ def _categorical_measurements(
         )
     ]
     sizes: dict[str, Any] = {"n_training": t_values, "n_serving": s_values}
+    chi2_p = chi2_pvalue(t.counts, s.counts) if t_values and s_values else None
     for check in (CheckName.PSI, CheckName.JS_DISTANCE, CheckName.LINF_DISTANCE):
         value = HISTOGRAM_METRICS[check](t.counts, s.counts) if t_values and s_values else None
-        out.append(Measurement(check=check, value=value, subject=subject, **sizes))
+        out.append(Measurement(check=check, value=value, subject=subject, p_value=chi2_p, **sizes))
     if vocabulary_capped:
         out[0] = replace(out[0], detail="training vocabulary capped: 'other' also holds rare ones")
     return out
 
 
-def _status_measurement(statuses: tuple[int, ...] | None) -> Measurement:
+def _status_measurement(
+    statuses: tuple[int, ...] | None, training_nulls: int, training_count: int
+) -> Measurement:
+    """Share of serving rows the online store had no (fresh) value for, minus the share of
+    training rows without a value: missing online is judged against missing in training."""
     if statuses is None:
         return Measurement(
             check=CheckName.MISSING_ONLINE_RATE, value=None, detail="no status column"
         )
     total = sum(statuses)
     missing = statuses[FieldStatus.NOT_FOUND] + statuses[FieldStatus.OUTSIDE_MAX_AGE]
-    rate = _rate(missing, total)
-    return Measurement(
-        check=CheckName.MISSING_ONLINE_RATE,
-        value=rate,
-        serving=rate,
-        n_serving=total,
+    m = _rate_measurement(
+        CheckName.MISSING_ONLINE_RATE,
+        Subject.VALUE,
+        training_nulls,
+        training_count,
+        missing,
+        total,
+    )
+    return replace(
+        m,
         detail=f"not_found {statuses[FieldStatus.NOT_FOUND]}, "
         f"outside_max_age {statuses[FieldStatus.OUTSIDE_MAX_AGE]}",
     )
@@ -325,7 +404,14 @@ def compare_schema(training_type: str | None, serving_type: str | None) -> Measu
         )
     else:
         state, detail = SchemaState.OK, training_type
-    return Measurement(check=CheckName.SCHEMA, value=str(state), detail=detail)
+    cause = {
+        SchemaState.MISSING_IN_SERVING: "feature not served",
+        SchemaState.MISSING_IN_TRAINING: "feature served but absent from training",
+    }.get(state)
+    if state is SchemaState.TYPE_CHANGED:
+        assert training_type is not None and serving_type is not None
+        cause = type_change_cause(training_type, serving_type)
+    return Measurement(check=CheckName.SCHEMA, value=str(state), detail=detail, cause=cause)
 
 
 def compare_feature(
@@ -350,7 +436,7 @@ def compare_feature(
                 CheckName.NULL_RATE, Subject.VALUE, tp.nulls, tp.count, sp.nulls, sp.count
             )
         )
-        measurements.append(_status_measurement(serving.statuses))
+        measurements.append(_status_measurement(serving.statuses, tp.nulls, tp.count))
         if isinstance(tp, NumericProfile):
             assert isinstance(sp, NumericProfile) and isinstance(spec, NumericSpec)
             measurements += _numeric_measurements(tp, sp, spec, Subject.VALUE)

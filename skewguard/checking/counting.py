@@ -24,6 +24,7 @@ from skewguard.checking.profile import (
     FREQUENT_LG_MAX,
     HLL_LG_K,
     KLL_K,
+    SAMPLE_SIZE,
     ArrayProfile,
     CategoricalProfile,
     DatasetProfile,
@@ -52,15 +53,31 @@ from skewguard.checking.values import Sampler, as_float, decode, kll_stride, str
 from skewguard.errors import InputError
 from skewguard.logschema import FieldStatus
 
-__all__ = ["profile_batches", "profile_source", "profile_training", "profile_serving"]
+__all__ = [
+    "profile_batches",
+    "profile_source",
+    "profile_training",
+    "profile_serving",
+    "sample_stride",
+]
 
 # Above this many cells (rows x features) profiling fans out over worker processes.
 PARALLEL_MIN_CELLS = 20_000_000
 
 
+def _thin(values: np.ndarray) -> np.ndarray:
+    if values.size <= SAMPLE_SIZE:
+        return values
+    return values[np.linspace(0, values.size - 1, SAMPLE_SIZE).astype(np.int64)]
+
+
 class _NumericCounter:
-    def __init__(self, spec: NumericSpec, stride: int = 1) -> None:
+    def __init__(self, spec: NumericSpec, stride: int = 1, sample_stride: int = 1) -> None:
         self.sampler = Sampler(stride)
+        self.detail = Sampler(sample_stride)
+        self.kept: list[np.ndarray] = []
+        self.kept_size = 0
+        self.negative = 0
         self.edges = [float(e) for e in spec.edges]
         self.count = self.nulls = self.nan = self.pos_inf = self.neg_inf = self.integral = 0
         self.finite = 0
@@ -100,6 +117,15 @@ class _NumericCounter:
         self.m2 += batch_m2 + delta * delta * self.finite * n_finite / total
         self.finite = total
         self.integral += int(np.count_nonzero(np.floor(x) == x))
+        if lo < 0:
+            self.negative += int(np.count_nonzero(x < 0))
+        kept = self.detail.take(x)
+        if kept.size:
+            self.kept.append(kept.copy())
+            self.kept_size += kept.size
+            if self.kept_size > 2 * SAMPLE_SIZE:  # bounded memory whatever the stride
+                self.kept = [_thin(np.concatenate(self.kept))]
+                self.kept_size = self.kept[0].size
         # Bucket counts from "how many below each edge": one cheap pass per edge beats a
         # binary search per value for the dozen edges used here.
         below = [0, *(int(np.count_nonzero(x < e)) for e in self.edges), n_finite]
@@ -109,6 +135,7 @@ class _NumericCounter:
             self.sketch.update(sample)
 
     def finish(self) -> NumericProfile:
+        sample = _thin(np.concatenate(self.kept)) if self.kept else np.zeros(0, np.float64)
         return NumericProfile(
             count=self.count,
             nulls=self.nulls,
@@ -122,6 +149,8 @@ class _NumericCounter:
             integral=self.integral,
             histogram=tuple(int(c) for c in self.histogram),
             sketch=self.sketch.serialize(),
+            negative=self.negative,
+            sample=np.ascontiguousarray(sample, dtype=np.float64).tobytes(),
         )
 
 
@@ -160,11 +189,11 @@ class _CategoricalCounter:
 
 
 class _ArrayCounter:
-    def __init__(self, spec: ArraySpec, stride: int = 1) -> None:
+    def __init__(self, spec: ArraySpec, stride: int = 1, sample_stride: int = 1) -> None:
         self.count = self.nulls = 0
-        self.length = _NumericCounter(spec.length, stride)
+        self.length = _NumericCounter(spec.length, stride, sample_stride)
         self.element: _NumericCounter | _CategoricalCounter = (
-            _NumericCounter(spec.element, stride)
+            _NumericCounter(spec.element, stride, sample_stride)
             if isinstance(spec.element, NumericSpec)
             else _CategoricalCounter(spec.element)
         )
@@ -185,14 +214,19 @@ class _ArrayCounter:
 
 
 def _counter(
-    spec: ProfileSpec, stride: int
+    spec: ProfileSpec, stride: int, sample_stride: int
 ) -> _NumericCounter | _CategoricalCounter | _ArrayCounter:
     body = spec.body
     if isinstance(body, NumericSpec):
-        return _NumericCounter(body, stride)
+        return _NumericCounter(body, stride, sample_stride)
     if isinstance(body, CategoricalSpec):
         return _CategoricalCounter(body)
-    return _ArrayCounter(body, stride)
+    return _ArrayCounter(body, stride, sample_stride)
+
+
+def sample_stride(rows: int) -> int:
+    """Every how many values the kept sample takes to hold about `SAMPLE_SIZE` of `rows`."""
+    return max(1, -(-rows // SAMPLE_SIZE))
 
 
 def _compatible(spec: ProfileSpec, arrow_type: pa.DataType) -> bool:
@@ -214,14 +248,17 @@ def profile_batches(
     *,
     statuses: Mapping[str, str] | None = None,
     stride: int = 1,
+    sample_every: int = 1,
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     """Count batches into frozen specs: (rows, profile per feature, status counts per feature).
 
     `statuses` maps a feature to its `__status` column, whose FieldStatus values are counted.
     `stride` thins what the KLL sketches see (see `KLL_FEED`); counts stay exact.
+    `sample_every` thins the kept value sample (`sample_stride(rows)` keeps about
+    `SAMPLE_SIZE`; the default keeps the first `SAMPLE_SIZE` values spread evenly).
     """
     statuses = statuses or {}
-    counters = {s.name: _counter(s, stride) for s in specs}
+    counters = {s.name: _counter(s, stride, sample_every) for s in specs}
     status_counts = {name: np.zeros(len(FieldStatus), dtype=np.int64) for name in statuses}
     rows = 0
     for batch in batches:
@@ -246,7 +283,11 @@ def _profile_columns(
 ) -> tuple[int, dict[str, Profile], dict[str, tuple[int, ...]]]:
     columns = [s.name for s in specs] + list(statuses.values())
     return profile_batches(
-        iter_batches(source, columns), specs, statuses=statuses, stride=kll_stride(source.rows)
+        iter_batches(source, columns),
+        specs,
+        statuses=statuses,
+        stride=kll_stride(source.rows),
+        sample_every=sample_stride(source.rows),
     )
 
 

@@ -310,6 +310,7 @@ def _result(
     n: tuple[int | None, int | None],
     detail: str,
     reason: Reason | None = None,
+    cause: str | None = None,
     distribution: dict[str, Any] | None = None,
 ) -> FeatureResult:
     check = CheckResult(
@@ -325,6 +326,7 @@ def _result(
         n_serving=n[1],
         detail=detail,
         reason=reason,
+        cause=cause,
     )
     return FeatureResult(
         name=JOINT_NAME,
@@ -340,19 +342,24 @@ def _result(
     )
 
 
-def _cause(m: JointMeasurement, settings: JointPolicy, fired: bool) -> str:
+def _detail(m: JointMeasurement, settings: JointPolicy, fired: bool) -> str:
+    """What was measured, fired or not."""
     level = f"{settings.confidence:.0%}"
-    head = (
+    return (
         f"cross-validated AUC {m.auc:.3f} telling serving rows from training rows "
-        f"({level} lower bound {m.lower:.3f} {'>' if fired else '<='} {settings.auc_floor:g})"
+        f"({level} lower bound {m.lower:.3f} {'>' if fired else '<='} {settings.auc_floor:g}); "
+        f"{m.n_training:,} + {m.n_serving:,} rows, {len(m.features)} features"
     )
+
+
+def _cause(m: JointMeasurement) -> str:
+    """What happened, in words, when the check fired."""
+    head = f"serving rows are told apart from training rows (AUC {m.auc:.2f})"
     carriers = m.carriers()
-    if fired and carriers:
-        named = ", ".join(f"{c} (AUC drop {m.importances[c]:.3f})" for c in carriers)
-        return f"{head}; the difference is carried by {named}"
-    if fired:
-        return f"{head}; no single feature carries it"
-    return f"{head}; {m.n_training:,} + {m.n_serving:,} rows, {len(m.features)} features"
+    if not carriers:
+        return f"{head}; no single feature carries the difference"
+    named = ", ".join(f"{c} (AUC drop {m.importances[c]:.2f})" for c in carriers)
+    return f"{head}; the difference is carried by {named}"
 
 
 def joint_feature(
@@ -420,6 +427,7 @@ def joint_feature(
         settings,
         value=measured.lower,
         n=n,
-        detail=_cause(measured, settings, fired),
+        detail=_detail(measured, settings, fired),
+        cause=_cause(measured) if fired else None,
         distribution=distribution,
     )

@@ -46,6 +46,7 @@ def check(
     from skewguard.checking.deciding import decide
     from skewguard.checking.reading import open_serving, open_training, type_name
     from skewguard.checking.reference import read_reference_profile
+    from skewguard.checking.signatures import SignatureSettings, add_signatures
     from skewguard.errors import InputError
     from skewguard.report.model import build_report
     from skewguard.vocabulary import Verdict
@@ -95,6 +96,17 @@ def check(
                 rows_serving=observed.rows,
             )
         )
+    step("looking for pipeline-defect signatures", 3 + len(names), 4 + len(names))
+    comparisons = add_signatures(
+        comparisons,
+        {f.name: f for f in reference.features},
+        {f.name: f for f in observed.features},
+        SignatureSettings(
+            fill_max_training_share=policy.detection.fill_max_training_share,
+            factor_tolerance=policy.detection.factor_tolerance,
+            max_residual=policy.detection.signature_max_residual,
+        ),
+    )
     step("deciding", 3 + len(names), 4 + len(names))
     extra, joined = _joined_checks(replayed)
     decision = decide(comparisons, policy, extra=extra, joined=joined)

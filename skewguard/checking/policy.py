@@ -18,6 +18,9 @@ policy only states what it changes:
     [critical]
     features = ["product_stats__price"]
 
+    [detection]
+    family_alpha = 0.001
+
 See docs/policy.md for every key, its default and why.
 """
 
@@ -39,6 +42,7 @@ __all__ = [
     "CheckRule",
     "Rules",
     "Escalation",
+    "Detection",
     "Policy",
     "DEFAULT_POLICY_NAME",
     "find_policy",
@@ -98,12 +102,48 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """How sure a finding must be, and the settings of the defect signatures.
+
+    `family_alpha`: the chance of at least one false alarm in a whole run; each check is
+    held to family_alpha / (number of tested checks) (Bonferroni). `fill_max_training_share`:
+    a value whose share jumps counts as a default fill only if training had at most this
+    share of it. `factor_tolerance`: how close a fitted unit factor must be to a known one
+    (relative). `signature_max_residual`: the KS distance left after undoing a signature's
+    defect (e.g. serving / 100 against training) below which the signature explains it.
+    """
+
+    family_alpha: float = 0.001
+    fill_max_training_share: float = 0.05
+    factor_tolerance: float = 0.10
+    signature_max_residual: float = 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family_alpha": self.family_alpha,
+            "fill_max_training_share": self.fill_max_training_share,
+            "factor_tolerance": self.factor_tolerance,
+            "signature_max_residual": self.signature_max_residual,
+        }
+
+
+# key -> (lowest allowed, highest allowed, whether the bounds themselves are allowed)
+_DETECTION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "family_alpha": (0.0, 1.0, False),
+    "fill_max_training_share": (0.0, 1.0, True),
+    "factor_tolerance": (0.0, 0.5, False),
+    "signature_max_residual": (0.0, 1.0, False),
+}
+
+
+@dataclass(frozen=True)
 class Policy:
     source: str  # the file it came from, "<default>" for the shipped one
     defaults: Rules
     features: Mapping[str, Rules] = field(default_factory=dict)
     critical: frozenset[str] = frozenset()
     escalation: Escalation = Escalation()
+    detection: Detection = Detection()
     joint: JointPolicy = JointPolicy()  # the [joint] table: checking/joint_policy.py
 
     def rules_for(self, feature: str) -> Rules:
@@ -122,13 +162,14 @@ class Policy:
                 "warn": str(self.escalation.warn),
                 "retrain": str(self.escalation.retrain),
             },
+            "detection": self.detection.to_dict(),
             "joint": self.joint.to_dict(),
         }
 
 
 # --------------------------------------------------------------------------- validation
 
-_TOP_KEYS = {"defaults", "features", "critical", "joint"}
+_TOP_KEYS = {"defaults", "features", "critical", "detection", "joint"}
 # Configured in its own [joint] table, not per feature.
 _PER_FEATURE_CHECKS = [c for c in CheckName if c is not CheckName.JOINT_AUC]
 _RULES_KEYS = {"min_rows", "checks"}
@@ -191,8 +232,22 @@ def _validate_rules(raw: Mapping[str, Any], path: str, source: str) -> None:
             )
 
 
+def _validate_detection(raw: Mapping[str, Any], source: str) -> None:
+    _reject_unknown(raw, set(_DETECTION_RANGES), "detection", source)
+    for key, value in raw.items():
+        low, high, closed = _DETECTION_RANGES[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        inside = number and (
+            low <= value <= high if closed else low < value < high
+        )  # NaN fails both comparisons
+        if not inside:
+            bounds = f"[{low}, {high}]" if closed else f"({low}, {high})"
+            raise _fail(f"detection.{key} must be a number in {bounds}", source, f"got {value!r}")
+
+
 def _validate(raw: Mapping[str, Any], source: str) -> None:
     _reject_unknown(raw, _TOP_KEYS, "", source)
+    _validate_detection(_table(raw.get("detection", {}), "detection", source), source)
     if "defaults" in raw:
         _validate_rules(_table(raw["defaults"], "defaults", source), "defaults", source)
     for name, rules in _table(raw.get("features", {}), "features", source).items():
@@ -262,6 +317,7 @@ def parse_policy(
         for name, raw in merged.get("features", {}).items()
     }
     critical = merged.get("critical", {})
+    detection = merged.get("detection", {})
     return Policy(
         source=source,
         defaults=defaults,
@@ -271,6 +327,7 @@ def parse_policy(
             warn=Action(critical.get("warn", "retrain")),
             retrain=Action(critical.get("retrain", "block")),
         ),
+        detection=Detection(**{k: float(v) for k, v in detection.items()}),
         joint=build_joint(merged.get("joint", {})),
     )
 

@@ -9,6 +9,11 @@ profiles count over the frozen vocabulary plus an `other` bucket (nulls are coun
 apart), with a frequent-items sketch for the top values and an HLL sketch for the distinct
 count. Array profiles hold a numeric profile of list lengths and a profile of the elements.
 
+Numeric profiles also keep what the defect signatures (`signatures`) need: the count of
+negative values and a systematic sample of up to `SAMPLE_SIZE` finite values (stored as
+float64 bytes), from which exact-value shares and the decimal lattice are read. Profiles
+written before these existed read back with both unset; the signatures then say so.
+
 Profiles of files, days and workers merge exactly (`merge`, `merge_datasets`): counts
 add, sketches merge.
 """
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import datasketches as ds
+import numpy as np
 
 from skewguard.checking.specs import (
     DEFAULT_BINS,
@@ -40,6 +46,7 @@ __all__ = [
     "HLL_LG_K",
     "FREQUENT_LG_MAX",
     "TOP_VALUES",
+    "SAMPLE_SIZE",
     "NumericProfile",
     "CategoricalProfile",
     "ArrayProfile",
@@ -47,6 +54,7 @@ __all__ = [
     "FeatureProfile",
     "DatasetProfile",
     "merge",
+    "merge_samples",
     "merge_datasets",
 ]
 
@@ -56,6 +64,9 @@ KLL_K = 400
 HLL_LG_K = 12
 FREQUENT_LG_MAX = 12
 TOP_VALUES = 20
+# Finite values kept per numeric profile for the defect signatures: enough to read a
+# value's share to about half a point and a lattice without doubt, small enough to store.
+SAMPLE_SIZE = 8192
 
 
 def _b64(data: bytes) -> str:
@@ -80,6 +91,8 @@ class NumericProfile:
     integral: int  # finite values with no fractional part
     histogram: tuple[int, ...]  # finite values in the frozen buckets
     sketch: bytes  # serialised KLL doubles sketch of the finite values
+    negative: int | None = None  # finite values below zero (None: profile predates it)
+    sample: bytes | None = field(default=None, compare=False)  # float64 finite values
 
     @property
     def finite(self) -> int:
@@ -101,6 +114,12 @@ class NumericProfile:
             return None
         return [float(v) for v in self.kll().get_quantiles(list(ranks))]
 
+    def values(self) -> np.ndarray | None:
+        """The stored sample of finite values, or None for a profile that predates it."""
+        if self.sample is None:
+            return None
+        return np.frombuffer(self.sample, dtype=np.float64)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "count": self.count,
@@ -115,10 +134,13 @@ class NumericProfile:
             "integral": self.integral,
             "histogram": list(self.histogram),
             "sketch": _b64(self.sketch),
+            "negative": self.negative,
+            "sample": _b64(self.sample) if self.sample is not None else None,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NumericProfile:
+        negative, sample = d.get("negative"), d.get("sample")
         return cls(
             count=int(d["count"]),
             nulls=int(d["nulls"]),
@@ -132,6 +154,8 @@ class NumericProfile:
             integral=int(d["integral"]),
             histogram=tuple(int(c) for c in d["histogram"]),
             sketch=_unb64(d["sketch"]),
+            negative=int(negative) if negative is not None else None,
+            sample=_unb64(sample) if sample is not None else None,
         )
 
 
@@ -310,6 +334,16 @@ def _merge_kll(a: bytes, b: bytes) -> bytes:
     return bytes(sa.serialize())
 
 
+def merge_samples(a: bytes | None, b: bytes | None) -> bytes | None:
+    """Both samples, thinned evenly back to `SAMPLE_SIZE` when together they exceed it."""
+    if a is None or b is None:
+        return None
+    both = np.concatenate([np.frombuffer(a, np.float64), np.frombuffer(b, np.float64)])
+    if both.size > SAMPLE_SIZE:
+        both = both[np.linspace(0, both.size - 1, SAMPLE_SIZE).astype(np.int64)]
+    return both.tobytes()
+
+
 def _merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:
     if len(a.histogram) != len(b.histogram):
         raise ValueError("cannot merge numeric profiles with different bins")
@@ -336,6 +370,10 @@ def _merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:
         integral=a.integral + b.integral,
         histogram=tuple(x + y for x, y in zip(a.histogram, b.histogram, strict=True)),
         sketch=_merge_kll(a.sketch, b.sketch),
+        negative=a.negative + b.negative
+        if a.negative is not None and b.negative is not None
+        else None,
+        sample=merge_samples(a.sample, b.sample),
     )
 
 

@@ -165,7 +165,11 @@ def _products(
     on_sale = ((day // 7 + category[prod_idx]) % 4 == 0) & (rng.random(m) < 0.9)
     discount = np.where(on_sale, rng.choice([0.1, 0.2, 0.3, 0.5], m), 0.0).astype(np.float32)
     price = np.round(base_price[prod_idx] * (1 + 0.002 * day), 2)
-    stock = np.maximum(0, rng.normal(60, 40, m) - views / 20).astype(np.int32)
+    # Stock belongs to the product and moves a little from day to day, so whether a
+    # product is in stock today is what it mostly was this week.
+    base_stock = rng.normal(60, 40, n)
+    stock = np.maximum(0, base_stock[prod_idx] + rng.normal(0, 8, m) - views / 20)
+    stock = stock.astype(np.int32)
     day_rating = np.clip(rating[prod_idx] + rng.normal(0, 0.05, m), 1, 5).astype(np.float32)
 
     table = pa.table(

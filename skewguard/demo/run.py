@@ -204,6 +204,9 @@ def _serve_traffic(
             products=config.generator.products,
             customer_weights=customers,
             product_weights=products,
+            # The shoppers are the customers of the data: training saw no customer without
+            # a profile, so unknown ones here would be a real rise in missing values.
+            new_customer_rate=0.0,
         )
     )
     label = f"serve {len(plan)} shopper requests, logging every served feature"

@@ -31,6 +31,7 @@ __all__ = [
     "check_message",
     "not_passing",
     "features_by_severity",
+    "causes",
     "joined_causes",
     "format_example",
     "write_text",
@@ -103,15 +104,18 @@ def sides(check: Mapping[str, Any]) -> str:
 
 
 def check_message(feature: str, check: Mapping[str, Any]) -> str:
-    """One line naming the feature, the check, the value and the limit it crossed."""
+    """One line naming the feature, the check, the value and the limit it crossed, and
+    what happened (the check's cause) when it fired."""
     label = check_label(check)
     verdict = str(check.get("verdict"))
     detail = check.get("detail")
+    cause = check.get("cause")
+    said = f": {cause}" if cause else ""
     if verdict == Verdict.INSUFFICIENT_DATA:
         return f"{feature}: {label}: insufficient data ({detail})"
     if check.get("check") == "schema":
         text = f"{feature}: schema {fmt(check.get('value'))}"
-        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}"
+        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}{said}"
     text = f"{feature}: {label} {fmt(check.get('value'))}"
     limit = crossed_limit(check)
     if verdict == Verdict.PASS:
@@ -119,7 +123,17 @@ def check_message(feature: str, check: Mapping[str, Any]) -> str:
     else:
         text += f" > {fmt(limit)}"
     extra = "; ".join(x for x in (sides(check), detail) if x)
-    return text + (f" ({extra})" if extra else "") + f": {verdict_label(verdict)}"
+    return text + (f" ({extra})" if extra else "") + f": {verdict_label(verdict)}{said}"
+
+
+def causes(feature: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
+    """(check, cause) for every check of `feature` that fired with a cause, worst first."""
+    fired = [
+        (c, str(c.get("cause")))
+        for c in feature.get("checks") or []
+        if c.get("cause") and c.get("verdict") not in (None, Verdict.PASS)
+    ]
+    return sorted(fired, key=lambda pair: -severity(str(pair[0].get("verdict"))))
 
 
 def features_by_severity(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -2,7 +2,8 @@
 
 Order: the verdict, an overview (counts and a sortable table of features), the checks
 that did not pass, joined-skew causes, then one section per feature, worst first, with
-an inline SVG overlay of its training and serving distributions, its joined mismatch
+the causes of its fired checks beside an inline SVG overlay of its training and serving
+distributions, its joined mismatch
 causes and a sortable table of every check; last, the inputs, sample sizes and policy.
 
 Self-contained: styles, the plots and a few lines of table-sorting script are inline;
@@ -21,6 +22,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import (
+    causes,
     check_label,
     crossed_limit,
     features_by_severity,
@@ -33,6 +35,7 @@ from skewguard.report.common import (
     sides,
     verdict_label,
 )
+from skewguard.report.html_assets import SORT_SCRIPT, STYLE
 from skewguard.report.markdown import VERDICT_MEANING
 from skewguard.report.svg import categories_svg, histogram_svg
 
@@ -40,86 +43,6 @@ if TYPE_CHECKING:
     from skewguard.report.model import Report
 
 __all__ = ["render_html", "SORT_SCRIPT"]
-
-SORT_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  var heads = table.tHead ? table.tHead.rows[0].cells : [];
-  Array.prototype.forEach.call(heads, function (th, col) {
-    th.tabIndex = 0;
-    function sort() {
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      function key(row) {
-        var cell = row.cells[col];
-        var v = cell.getAttribute("data-sort");
-        return v === null ? cell.textContent.trim() : v;
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b), nx = Number(x), ny = Number(y);
-        var r = (x !== "" && y !== "" && !isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return asc ? r : -r;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    }
-    th.addEventListener("click", sort);
-    th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
-  });
-});
-"""
-
-STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-  color: #1d2329; background: #f6f7f9; }
-main { max-width: 1180px; margin: 0 auto; padding: 0 20px 40px; }
-header.verdict { padding: 18px 20px; color: #fff; }
-header.verdict h1 { margin: 0 auto; max-width: 1180px; font-size: 26px; }
-header.verdict p { margin: 4px auto 0; max-width: 1180px; }
-.v-pass { background: #2e7d32; } .v-warn { background: #b26a00; }
-.v-retrain { background: #6a3fb5; } .v-block { background: #c62828; }
-.v-insufficient_data { background: #546e7a; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff;
-  font-size: 12px; font-weight: 600; vertical-align: middle; }
-section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 12px 18px;
-  margin: 16px 0; }
-section.feature { border-left: 6px solid #dde1e6; }
-section.feature.f-warn { border-left-color: #b26a00; }
-section.feature.f-retrain { border-left-color: #6a3fb5; }
-section.feature.f-block { border-left-color: #c62828; }
-section.feature.f-insufficient_data { border-left-color: #546e7a; }
-h2 { font-size: 19px; margin: 4px 0 10px; } h3 { font-size: 16px; margin: 4px 0 8px; }
-table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
-th, td { border-bottom: 1px solid #e3e6ea; padding: 3px 8px; text-align: left;
-  vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.sortable th { cursor: pointer; user-select: none; background: #eef1f4; }
-table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; }
-table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; }
-tr.r-pass td.verdict { color: #2e7d32; } tr.r-warn td.verdict { color: #b26a00; }
-tr.r-retrain td.verdict { color: #6a3fb5; } tr.r-block td.verdict { color: #c62828; }
-tr.r-insufficient_data td.verdict { color: #546e7a; }
-td.verdict { font-weight: 600; }
-.meta { color: #5b6570; }
-.plots { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
-figure { margin: 0; display: grid; grid-template-columns: auto auto; gap: 4px 14px;
-  align-items: start; }
-figcaption { grid-column: 1 / -1; font-weight: 600; font-size: 13px; }
-svg.plot { background: #fff; font-size: 11px; }
-svg.plot .grid { stroke: #e6e8eb; } svg.plot .axis { stroke: #7a838c; }
-svg.plot .openbin { fill: #f1f2f4; }
-svg.plot .ytick { text-anchor: end; fill: #5b6570; }
-svg.plot .xtick { text-anchor: end; fill: #5b6570; }
-svg.plot .xtick-h { text-anchor: middle; fill: #5b6570; }
-svg.plot .binlabel { text-anchor: middle; fill: #5b6570; font-style: italic; }
-svg.plot .binlabel-l { fill: #5b6570; font-style: italic; }
-svg.plot .catlabel { text-anchor: end; fill: #1d2329; }
-svg.plot .delta { fill: #5b6570; } svg.plot .legend { fill: #1d2329; }
-pre { background: #f3f4f6; padding: 8px; overflow: auto; max-height: 420px; font-size: 12px; }
-code { font-size: 12px; }
-details > summary { cursor: pointer; }
-"""
 
 
 def _e(value: Any) -> str:
@@ -257,8 +180,10 @@ def _check_row(feature: Mapping[str, Any], check: Mapping[str, Any], anchor: str
         + _num_cell(check.get("value"))
         + _num_cell(check.get("threshold"))
         + _num_cell(check.get("warn_threshold"))
+        + _num_cell(check.get("p_value"))
         + _verdict_cell(verdict)
-        + f"<td>{_e(check.get('action'))}</td><td>{_e(detail)}</td></tr>"
+        + f'<td>{_e(check.get("action"))}</td><td class="cause">{_e(check.get("cause") or "")}'
+        f"</td><td>{_e(detail)}</td></tr>"
     )
 
 
@@ -267,8 +192,10 @@ _CHECK_HEADER = [
     ("value", True),
     ("threshold", True),
     ("warn threshold", True),
+    ("p-value", True),
     ("verdict", False),
     ("action", False),
+    ("cause", False),
     ("detail", False),
 ]
 
@@ -320,7 +247,20 @@ def _joined_overview(d: Mapping[str, Any], anchors: Mapping[int, str]) -> str:
     )
 
 
-def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
+def _causes_box(feature: Mapping[str, Any]) -> str:
+    """What happened to this feature, in words, shown beside its plot."""
+    fired = causes(feature)
+    if not fired:
+        return ""
+    items = "".join(
+        f'<li class="c-{_e(c.get("verdict"))}"><b>{_e(check_label(c))}</b> '
+        f"({_e(verdict_label(str(c.get('verdict'))))}): {_e(text)}</li>"
+        for c, text in fired
+    )
+    return f'<div class="causes"><h4>What happened</h4><ul>{items}</ul></div>'
+
+
+def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
     if not isinstance(dist, Mapping):
         return (
             '<p class="meta">No distribution: the feature is missing on one side, or its '
@@ -345,7 +285,7 @@ def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
         return render_joint(dist)
     else:
         return f'<p class="meta">No plot for distribution kind {_e(kind)}.</p>'
-    out = ['<div class="plots">']
+    out = ['<div class="plots">', side]
     for caption, svg in figures:
         out.append(f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>")
     out.append("</div>")
@@ -453,9 +393,13 @@ def _feature(f: Mapping[str, Any], anchor: str) -> str:
         + (", critical" if f.get("critical") else "")
     )
     checks = [_check_row(f, c, None) for c in f.get("checks") or []]
+    side = _causes_box(f)
+    plots = _plots(name, f.get("distribution"), side)
+    if side and side not in plots:  # no plot to stand beside: the causes stand alone
+        plots = side + plots
     body = (
         f'<p class="meta">{meta}</p>'
-        + _plots(name, f.get("distribution"))
+        + plots
         + (_joined_section(f["joined"]) if isinstance(f.get("joined"), Mapping) else "")
         + "<h4>Checks</h4>"
         + _table(_CHECK_HEADER, checks)

@@ -1,7 +1,7 @@
 """The Markdown report: shaped for a CI job summary or a pull-request comment.
 
 Order: the verdict and what it means, the table of checks that did not pass (feature,
-check, value, threshold crossed, action, detail), joined-skew causes when the report has
+check, value, threshold crossed, action, cause, detail), joined-skew causes when the report has
 joined sections, sample sizes and inputs, and the name of the HTML report. Every string
 from the report is escaped, so a feature name or category such as `<script>` shows as
 text. Long tables are cut at `max_rows` with a line saying how many rows were left out
@@ -159,12 +159,13 @@ def _failing_section(
                 md_escape(fmt(c.get("value"))),
                 _threshold(c),
                 md_escape(verdict_label(str(c.get("verdict")))),
+                md_escape(c.get("cause") or ""),
                 md_escape("; ".join(x for x in (sides(c), c.get("detail")) if x)),
             ]
             for f, c in failing
         ]
         shown, left = _cut(rows, max_rows)
-        header = ["feature", "check", "value", "threshold", "action", "detail"]
+        header = ["feature", "check", "value", "threshold", "action", "cause", "detail"]
         lines += _table(header, shown, numeric={2})
         if left:
             lines += ["", f"... and {left} more checks not passing (see the HTML report)."]

@@ -47,6 +47,9 @@ class CheckResult:
 
     `reason` says why a check was recorded without being judged on its value (too few
     rows, nothing to compute it from, incomparable types); it is None when it was judged.
+    `p_value` is how likely sampling noise alone gives the value, `alpha` the level it was
+    held to (the run's family alpha divided by its number of tested checks); `cause` says
+    in words what happened when a check fired, and `params` holds a signature's fit.
     """
 
     check: CheckName
@@ -62,9 +65,13 @@ class CheckResult:
     n_serving: int | None = None
     detail: str | None = None
     reason: Reason | None = None
+    p_value: float | None = None
+    alpha: float | None = None
+    cause: str | None = None
+    params: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "check": str(self.check),
             "subject": str(self.subject),
             "value": self.value,
@@ -77,7 +84,12 @@ class CheckResult:
             "n_training": self.n_training,
             "n_serving": self.n_serving,
             "detail": self.detail,
+            "p_value": self.p_value,
+            "alpha": self.alpha,
+            "cause": self.cause,
         }
+        if self.params is not None:
+            out["params"] = dict(self.params)
         if self.reason is not None:
             out["reason"] = str(self.reason)
         return out
@@ -100,6 +112,10 @@ class CheckResult:
             n_serving=r.optional("n_serving", int),
             detail=r.optional("detail", str),
             reason=r.enum("reason", Reason) if reason is not None else None,
+            p_value=r.optional("p_value", float),
+            alpha=r.optional("alpha", float),
+            cause=r.optional("cause", str),
+            params=r.optional("params", Mapping),
         )
 
 

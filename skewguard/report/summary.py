@@ -1,7 +1,7 @@
 """The plain-text summary of a report: a few lines for a terminal.
 
 The verdict and exit code, counts per verdict, sample sizes, and the worst features with
-the checks that did not pass.
+the checks that did not pass and their causes.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ def _describe(check: CheckResult) -> str:
     if check.verdict is Verdict.INSUFFICIENT_DATA:
         return f"{name}: {check.detail}"
     if check.check == "schema":
-        return f"schema {check.value} ({check.detail})"
+        text = f"schema {check.value} ({check.detail})"
+        return text + (f": {check.cause}" if check.cause else "")
     limit = check.threshold if check.verdict is not Verdict.WARN else check.warn_threshold
-    return f"{name} {_fmt(check.value)} > {_fmt(limit)}"
+    text = f"{name} {_fmt(check.value)} > {_fmt(limit)}"
+    return text + (f": {check.cause}" if check.cause else "")
 
 
 def render_summary(report: Report, *, worst: int = 5) -> str:
