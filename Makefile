@@ -40,6 +40,7 @@ bench: setup ## benchmarks (check vs Evidently, replay, serving, on-demand looku
 	$(BIN)/python benchmarks/bench_serving.py
 	$(BIN)/python benchmarks/bench_lookup.py
 	$(BIN)/python benchmarks/bench_materialize.py
+	$(BIN)/python benchmarks/bench_detection.py
 
 notebook: setup ## re-run notebooks/walkthrough.ipynb and store it with its outputs
 	$(BIN)/python notebooks/run_walkthrough.py
