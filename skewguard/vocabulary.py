@@ -126,6 +126,7 @@ class CheckName(enum.StrEnum):
     SWAPPED = "swapped"
     CATEGORY_FORM = "category_form"
     JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
+    JOINT_AUC = "joint_auc"  # a classifier telling serving rows from training rows ([joint])
 
     @property
     def is_signature(self) -> bool:

@@ -45,9 +45,11 @@ CHECKING_FLOW = [
     "mass_signatures",
     "signatures",
     "joined",
+    "joint_policy",
     "causes",
     "policy",
     "deciding",
+    "joint",
     "pipeline",
 ]
 MAX_LINES = 500

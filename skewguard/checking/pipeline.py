@@ -57,6 +57,7 @@ def check(
     from skewguard.checking.signatures import SignatureSettings, add_signatures
     from skewguard.errors import InputError
     from skewguard.report.model import build_report
+    from skewguard.vocabulary import Verdict
 
     step = progress or _no_progress
     step(f"reading {training_path} and {serving_path}", 0, 4)
@@ -131,6 +132,15 @@ def check(
     step("deciding", 3 + len(names), 4 + len(names))
     extra, joined = _joined_checks(replayed)
     decision = decide(comparisons, policy, extra=extra, joined=joined)
+    features, verdict = decision.features, decision.verdict
+    if policy.joint.enabled:
+        from skewguard.checking.joint import joint_feature
+
+        step("joint drift: classifier on sampled rows", 3 + len(names), 4 + len(names))
+        both = [n for n in names if n in set(training_names) and n in set(serving_names)]
+        joint = joint_feature(training, serving, both, policy.joint, policy.defaults.min_rows)
+        if joint is not None:
+            features, verdict = (*features, joint), Verdict.worst([verdict, joint.verdict])
     manifest = training.manifest
     inputs: dict[str, Any] = {
         "training": {
@@ -150,8 +160,8 @@ def check(
         },
     }
     return build_report(
-        decision.verdict,
-        decision.features,
+        verdict,
+        features,
         inputs=inputs,
         policy=policy.to_dict(),
         skewguard_version=__version__,

@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from skewguard.checking.joint_policy import JointPolicy, build_joint, validate_joint
 from skewguard.errors import PolicyError
 from skewguard.vocabulary import Action, CheckName, Verdict
 
@@ -143,6 +144,7 @@ class Policy:
     critical: frozenset[str] = frozenset()
     escalation: Escalation = Escalation()
     detection: Detection = Detection()
+    joint: JointPolicy = JointPolicy()  # the [joint] table: checking/joint_policy.py
 
     def rules_for(self, feature: str) -> Rules:
         return self.features.get(feature, self.defaults)
@@ -161,12 +163,15 @@ class Policy:
                 "retrain": str(self.escalation.retrain),
             },
             "detection": self.detection.to_dict(),
+            "joint": self.joint.to_dict(),
         }
 
 
 # --------------------------------------------------------------------------- validation
 
-_TOP_KEYS = {"defaults", "features", "critical", "detection"}
+_TOP_KEYS = {"defaults", "features", "critical", "detection", "joint"}
+# Configured in its own [joint] table, not per feature.
+_PER_FEATURE_CHECKS = [c for c in CheckName if c is not CheckName.JOINT_AUC]
 _RULES_KEYS = {"min_rows", "checks"}
 _CHECK_KEYS = {"action", "threshold", "warn_threshold"}
 _CRITICAL_KEYS = {"features", "warn", "retrain"}
@@ -200,7 +205,7 @@ def _validate_rules(raw: Mapping[str, Any], path: str, source: str) -> None:
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise _fail(f"{path}.min_rows must be a positive integer", source, f"got {v!r}")
     checks = _table(raw.get("checks", {}), f"{path}.checks", source)
-    _reject_unknown(checks, {str(c) for c in CheckName}, f"{path}.checks", source)
+    _reject_unknown(checks, {str(c) for c in _PER_FEATURE_CHECKS}, f"{path}.checks", source)
     for name, rule in checks.items():
         rpath = f"{path}.checks.{name}"
         rule = _table(rule, rpath, source)
@@ -248,6 +253,7 @@ def _validate(raw: Mapping[str, Any], source: str) -> None:
     for name, rules in _table(raw.get("features", {}), "features", source).items():
         fpath = f'features."{name}"'
         _validate_rules(_table(rules, fpath, source), fpath, source)
+    validate_joint(raw.get("joint", {}), source)
     critical = _table(raw.get("critical", {}), "critical", source)
     _reject_unknown(critical, _CRITICAL_KEYS, "critical", source)
     feats = critical.get("features", [])
@@ -275,7 +281,7 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 
 def _build_rules(raw: Mapping[str, Any], path: str, source: str) -> Rules:
     checks: dict[CheckName, CheckRule] = {}
-    for check in CheckName:
+    for check in _PER_FEATURE_CHECKS:
         rule = raw.get("checks", {}).get(str(check))
         if rule is None:
             raise _fail(f"{path}.checks.{check} is not configured", source, "add it")
@@ -322,6 +328,7 @@ def parse_policy(
             retrain=Action(critical.get("retrain", "block")),
         ),
         detection=Detection(**{k: float(v) for k, v in detection.items()}),
+        joint=build_joint(merged.get("joint", {})),
     )
 
 

@@ -313,6 +313,10 @@ def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
             figures.append(("array elements", _cats(name, element, "element-categories")))
         else:
             figures.append(("array elements", _hist(name, element, "element-histogram")))
+    elif kind == "joint":
+        from skewguard.report.joint_html import render_joint
+
+        return render_joint(dist)
     else:
         return f'<p class="meta">No plot for distribution kind {_e(kind)}.</p>'
     out = ['<div class="plots">']

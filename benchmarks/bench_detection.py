@@ -1,0 +1,488 @@
+"""Detection benchmark: does the verdict catch what matters and stay quiet otherwise?
+
+    python benchmarks/bench_detection.py [--sizes 1000,10000,100000,1000000] [--quick]
+        [--clean-resamples 200] [--power-reps 20] [--no-evidently]
+        [--markdown docs/detection_benchmark.md] [--json docs/detection_benchmark.json]
+
+For each sample size (rows on each side) it builds a training snapshot (data, manifest and
+reference profile, as `skewguard snapshot` writes them) from the generated world of
+`benchmarks/detection_suite.py`, then:
+
+1. runs every case of the suite (pipeline defects that must block, realistic drifts that
+   must retrain) through `skewguard check` with the default policy, and through Evidently's
+   `DataDriftPreset` (the `bench` extra) on the same rows, timing each;
+2. runs clean resamples (fresh serving rows from the training world): a retrain or block is
+   a false alarm (warn is not: it fails no gate); the false-alarm rate is printed with its
+   exact (Clopper-Pearson) one-sided 95% upper bound;
+3. measures power: the smallest mean shift (in training standard deviations) of one feature
+   and the smallest rise of one feature's null share that are caught (retrain or block;
+   for Evidently, a drifted column) in at least 95% of `--power-reps` repetitions,
+   searched by bisection over a fixed grid.
+
+Evidently has no block/retrain distinction, so "block-vs-retrain right" is skewguard's
+only; "caught" for Evidently means at least one drifted column. Evidently runs at sizes up
+to `--evidently-max-rows` (its 1M-row run takes minutes). Sizes of 1M and more use the
+`--large-*` repetition counts. Figures under machine load are provisional: the load average
+is recorded beside them, and both tools run in the same process, on the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import detection_suite as suite  # noqa: E402
+from detection_render import render_markdown  # noqa: E402
+
+from tests.check_fixtures import manifest_document  # noqa: E402
+
+SHIFT_GRID = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0]
+RISE_GRID = [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2]
+CAUGHT = {"retrain", "block"}
+LARGE = 1_000_000
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def write_snapshot(folder: Path, n: int, seed: int) -> Path:
+    """A snapshot folder with data.parquet, manifest.json and reference_profile.json."""
+    from skewguard.checking.reference import write_reference_profile
+
+    rng = np.random.default_rng(seed)
+    table = suite.training_table(suite.draw(n, rng), rng)
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "data.parquet")
+    doc = manifest_document(
+        table.schema,
+        suite.FEAST_TYPES,
+        rows=n,
+        start=suite.START,
+        end=suite.START + timedelta(days=suite.DAYS),
+        content_hash=None,
+    )
+    doc["join_keys"], doc["label_columns"] = ["customer_id"], []
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    doc["reference_profile"] = write_reference_profile(folder).name
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    return folder
+
+
+def write_serving(folder: Path, table: pa.Table) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    part = folder / "__log_date=2026-09-29"
+    part.mkdir(parents=True)
+    pq.write_table(table, part / "part-0.parquet")
+    return folder
+
+
+# --------------------------------------------------------------------------- the two tools
+
+
+class Skewguard:
+    """skewguard check with the shipped default policy.
+
+    `joint=False` leaves the joint-drift classifier out. The repeated runs (clean
+    resamples, power) use it: its default action is warn, which counts neither as caught
+    nor as a false alarm, so leaving it out changes no figure, only the time.
+    """
+
+    def __init__(self, *, joint: bool = True) -> None:
+        from dataclasses import replace
+
+        from skewguard.checking.policy import load_policy
+
+        policy = load_policy(None)
+        self.policy = (
+            policy if joint else replace(policy, joint=replace(policy.joint, enabled=False))
+        )
+        assert str(policy.joint.action) == "warn" or joint
+
+    def run(self, snapshot: Path, serving: Path) -> dict[str, Any]:
+        from skewguard.checking.pipeline import check
+
+        start = time.perf_counter()
+        report = check(snapshot, serving, self.policy)
+        seconds = time.perf_counter() - start
+        fired = [
+            {
+                "feature": f.name,
+                "check": str(c.check),
+                "verdict": str(c.verdict),
+                "value": c.value,
+                "threshold": c.threshold,
+                "detail": c.detail,
+            }
+            for f in report.features
+            for c in f.checks
+            if str(c.verdict) in CAUGHT
+        ]
+        warned = sorted({f.name for f in report.features if str(f.verdict) == "warn"})
+        return {
+            "verdict": str(report.verdict),
+            "seconds": seconds,
+            "fired": fired,
+            "warned": warned,
+        }
+
+
+class Evidently:
+    def __init__(self) -> None:
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+
+        self.report, self.preset = Report, DataDriftPreset
+        import evidently
+
+        self.version = evidently.__version__
+
+    def run(self, training: pa.Table, serving: pa.Table) -> dict[str, Any]:
+        reference = training.select(suite.FEATURES).to_pandas()
+        current = serving.select(suite.FEATURES).to_pandas()
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                snap = self.report([self.preset()]).run(
+                    current_data=current, reference_data=reference
+                )
+            metrics = snap.dict()["metrics"]
+        except Exception as err:  # noqa: BLE001  (a peer's crash is a result, recorded)
+            return {
+                "error": f"{type(err).__name__}: {err}"[:200],
+                "seconds": time.perf_counter() - start,
+            }
+        seconds = time.perf_counter() - start
+        count = next(m for m in metrics if "DriftedColumnsCount" in m["metric_name"])["value"]
+        drifted = [
+            m["metric_name"].split("column=")[1].split(",")[0].strip(")")
+            for m in metrics
+            if m["metric_name"].startswith("ValueDrift") and _drifted(m)
+        ]
+        return {
+            "drifted_columns": int(count["count"]),
+            "share": float(count["share"]),
+            "columns": drifted,
+            "seconds": seconds,
+        }
+
+
+def _drifted(metric: dict[str, Any]) -> bool:
+    # ValueDrift's value is the test's p-value (or a distance); its config holds the
+    # threshold. Evidently marks drift when the p-value is below (distance above) it.
+    value, config = metric.get("value"), metric.get("config") or {}
+    threshold = config.get("threshold")
+    method = str(config.get("method", ""))
+    if value is None or threshold is None:
+        return False
+    if "p_value" in method or "p-value" in method or "test" in method.lower():
+        return float(value) < float(threshold)
+    return float(value) >= float(threshold)
+
+
+def evidently_caught(result: dict[str, Any]) -> bool | None:
+    return None if "error" in result else result["drifted_columns"] > 0
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def upper_bound(failures: int, runs: int, level: float = 0.95) -> float:
+    """Exact one-sided upper confidence bound of a rate (Clopper-Pearson)."""
+    from scipy.stats import beta
+
+    if failures >= runs:
+        return 1.0
+    return float(beta.ppf(level, failures + 1, runs - failures))
+
+
+def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dict[str, Any]:
+    """Bisection over a grid for the smallest value caught in >= 95% of runs (assumes
+    detection grows with the effect). Returns it (None: not even the largest) and the
+    rates measured on the way."""
+    measured: dict[float, float] = {}
+    lo, hi = 0, len(grid) - 1
+    measured[grid[hi]] = rate_at(grid[hi])
+    if measured[grid[hi]] < 0.95:
+        return {"smallest": None, "rates": measured}
+    while lo < hi:
+        mid = (lo + hi) // 2
+        measured[grid[mid]] = rate_at(grid[mid])
+        if measured[grid[mid]] >= 0.95:
+            hi = mid
+        else:
+            lo = mid + 1
+    return {"smallest": grid[hi], "rates": dict(sorted(measured.items()))}
+
+
+# --------------------------------------------------------------------------- one size
+
+
+def run_size(n: int, args: argparse.Namespace, root: Path, ev: Evidently | None) -> dict[str, Any]:
+    sg, sg_repeated = Skewguard(), Skewguard(joint=False)
+    large = n >= LARGE
+    clean_runs = args.large_clean_resamples if large else args.clean_resamples
+    power_reps = args.large_power_reps if large else args.power_reps
+    with_ev = ev is not None and n <= args.evidently_max_rows
+    say = lambda text: print(f"[{n:>10,}] {text}", flush=True)  # noqa: E731
+    t0 = time.perf_counter()
+    snapshot = write_snapshot(root / f"snapshot-{n}", n, seed=args.seed)
+    training = pq.read_table(snapshot / "data.parquet")
+    say(f"snapshot and reference profile in {time.perf_counter() - t0:.1f} s")
+    serving_dir = root / f"serving-{n}"
+    out: dict[str, Any] = {"rows": n, "cases": [], "clean": {}, "power": {}}
+
+    for i, case in enumerate(suite.CASES):
+        table = suite.build_case(case, n, seed=args.seed + 1000 + i)
+        sg_result = sg.run(snapshot, write_serving(serving_dir, table))
+        row = {
+            "case": case.name,
+            "family": case.family,
+            "expected": case.expected,
+            "what": case.what,
+            "skewguard": sg_result,
+        }
+        if with_ev:
+            row["evidently"] = ev.run(training, table)
+        out["cases"].append(row)
+        ev_text = ""
+        if with_ev:
+            e = row["evidently"]
+            ev_text = f"; Evidently {e.get('drifted_columns', e.get('error'))} drifted"
+        say(
+            f"{case.name:<22} expected {case.expected:<8} skewguard {sg_result['verdict']:<8} "
+            f"{sg_result['seconds']:6.2f} s{ev_text}"
+        )
+
+    verdicts: dict[str, int] = {}
+    sg_seconds: list[float] = []
+    ev_clean = {"runs": 0, "alarms": 0, "errors": 0, "seconds": []}
+    for r in range(clean_runs):
+        table = suite.build_case(suite.CLEAN, n, seed=args.seed + 10_000 + r)
+        result = sg_repeated.run(snapshot, write_serving(serving_dir, table))
+        verdicts[result["verdict"]] = verdicts.get(result["verdict"], 0) + 1
+        sg_seconds.append(result["seconds"])
+        if with_ev and r < args.evidently_resamples:
+            e = ev.run(training, table)
+            ev_clean["runs"] += 1
+            ev_clean["errors"] += "error" in e
+            ev_clean["alarms"] += bool(evidently_caught(e))
+            ev_clean["seconds"].append(e["seconds"])
+    alarms = sum(v for k, v in verdicts.items() if k in CAUGHT)
+    out["clean"] = {
+        "skewguard": {
+            "runs": clean_runs,
+            "verdicts": verdicts,
+            "false_alarms": alarms,
+            "upper_95": upper_bound(alarms, clean_runs),
+            "median_seconds": statistics.median(sg_seconds),
+        },
+    }
+    if with_ev and ev_clean["runs"]:
+        out["clean"]["evidently"] = {
+            "runs": ev_clean["runs"],
+            "false_alarms": ev_clean["alarms"],
+            "errors": ev_clean["errors"],
+            "upper_95": upper_bound(ev_clean["alarms"], ev_clean["runs"]),
+            "median_seconds": statistics.median(ev_clean["seconds"]),
+        }
+    say(
+        f"clean resamples: {verdicts} over {clean_runs}; Evidently "
+        f"{out['clean'].get('evidently', 'not run')}"
+    )
+
+    if power_reps and n <= args.power_max_rows:
+        out["power"] = power(
+            n,
+            power_reps,
+            args,
+            snapshot,
+            training,
+            serving_dir,
+            sg,
+            ev if with_ev and n <= args.evidently_power_max_rows else None,
+        )
+        say(f"power: {json.dumps(out['power'], default=str)[:400]}")
+    return out
+
+
+def power(
+    n: int,
+    reps: int,
+    args: argparse.Namespace,
+    snapshot: Path,
+    training: pa.Table,
+    serving_dir: Path,
+    sg: Skewguard,
+    ev: Evidently | None,
+) -> dict[str, Any]:
+    def rate(tool: str, kind: str) -> Callable[[float], float]:
+        def at(effect: float) -> float:
+            caught = 0
+            for r in range(reps):
+                seed = args.seed + 50_000 + r + int(effect * 1e6)
+                if kind == "shift":
+                    table = suite.shifted(n, seed, shift_sd=effect)
+                else:
+                    table = suite.shifted(n, seed, null_rise=effect)
+                if tool == "skewguard":
+                    result = sg.run(snapshot, write_serving(serving_dir, table))
+                    caught += result["verdict"] in CAUGHT
+                else:
+                    assert ev is not None
+                    caught += bool(evidently_caught(ev.run(training, table)))
+            return caught / reps
+
+        return at
+
+    out: dict[str, Any] = {"reps": reps}
+    tools = ["skewguard"] + (["evidently"] if ev is not None else [])
+    for tool in tools:
+        out[tool] = {
+            "mean_shift_sd": smallest_caught(SHIFT_GRID, rate(tool, "shift")),
+            "null_rate_rise": smallest_caught(RISE_GRID, rate(tool, "rise")),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "skewguard"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return head + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--sizes",
+        default="1000,10000,100000,1000000",
+        help="rows per side, comma separated (10000000 works, for a long run)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1k and 10k rows, 20 clean resamples, 10 power reps (minutes)",
+    )
+    p.add_argument("--clean-resamples", type=int, default=200)
+    p.add_argument("--large-clean-resamples", type=int, default=50, help="at >= 1M rows")
+    p.add_argument("--power-reps", type=int, default=20)
+    p.add_argument("--large-power-reps", type=int, default=20, help="at >= 1M rows")
+    p.add_argument("--power-max-rows", type=int, default=1_000_000)
+    p.add_argument("--no-evidently", action="store_true")
+    p.add_argument("--evidently-max-rows", type=int, default=100_000)
+    p.add_argument(
+        "--evidently-resamples",
+        type=int,
+        default=50,
+        help="clean resamples also given to Evidently, per size",
+    )
+    p.add_argument("--evidently-power-max-rows", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--markdown", type=Path, default=REPO / "docs" / "detection_benchmark.md")
+    p.add_argument("--json", type=Path, default=REPO / "docs" / "detection_benchmark.json")
+    p.add_argument("--keep", type=Path, help="generate data here and keep it")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes = "1000,10000"
+        args.clean_resamples = args.large_clean_resamples = 20
+        args.power_reps = args.large_power_reps = 10
+        args.evidently_resamples = 10
+    args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    ev: Evidently | None = None
+    if not args.no_evidently:
+        try:
+            ev = Evidently()
+        except ImportError:
+            print("Evidently not installed (pip install -e '.[bench]'): skewguard only")
+    import sklearn
+
+    import skewguard
+
+    command = "python benchmarks/bench_detection.py " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    result: dict[str, Any] = {
+        "command": command.strip(),
+        "commit": _commit(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_start": os.getloadavg(),
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "versions": {
+            "skewguard": skewguard.__version__,
+            "scikit-learn": sklearn.__version__,
+            "evidently": ev.version if ev else None,
+        },
+        "settings": {k: v for k, v in vars(args).items() if k not in {"markdown", "json", "keep"}},
+        "cases": [
+            {"case": c.name, "family": c.family, "expected": c.expected, "what": c.what}
+            for c in suite.CASES
+        ],
+        "sizes": [],
+    }
+    print(
+        f"commit {result['commit']}, load {result['load_average_start']}, cores {result['cores']}"
+    )
+    root = args.keep or Path(tempfile.mkdtemp(prefix="skewguard-detection-"))
+    try:
+        for n in args.size_list:
+            result["sizes"].append(run_size(n, args, root, ev))
+            result["load_average_end"] = os.getloadavg()
+            result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+            _write(args, result)  # after every size: a long run keeps what it measured
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(render_markdown(result))
+    return result
+
+
+def _write(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    args.markdown.write_text(render_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
