@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "replay",
     "watch",
     "retrain",
+    "promote",
     "generate",
     "apply",
     "materialize",

@@ -115,6 +115,7 @@ class CheckName(enum.StrEnum):
     KS_STATISTIC = "ks_statistic"
     WASSERSTEIN_NORM = "wasserstein_norm"
     JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
+    LINEAGE = "lineage"  # check --model: logs and definitions vs what the model learned from
 
 
 class Subject(enum.StrEnum):

@@ -41,6 +41,7 @@ CHECKING_FLOW = [
     "joined",
     "policy",
     "deciding",
+    "lineage",
     "pipeline",
 ]
 MAX_LINES = 500

@@ -46,10 +46,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--training",
-        required=True,
         type=Path,
         metavar="PATH",
         help="training snapshot folder (with manifest.json), parquet file, or folder of them",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="URI",
+        help="a registered model (models:/NAME@champion or models:/NAME/VERSION): its "
+        "snapshot and feature service come from its lineage in MLflow (no --training), and "
+        "the lineage checks block logs of another feature service, features the model "
+        "never saw and feature views changed since the snapshot (docs/lineage.md)",
     )
     parser.add_argument(
         "--serving",
@@ -146,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     # Event sinks are built (their settings parsed) before the check: a malformed
     # --events-redis is bad input, not a publishing failure after the verdict.
     sinks = sinks_from_args(args)
+    under_check = _model_under_check(args)
     if args.serving is None:
         args.serving = default_serving_logs(args, quiet)
     bar = _StepBar(quiet)
@@ -157,6 +165,10 @@ def run(args: argparse.Namespace) -> int:
             bar("replaying logged requests through the offline store", 0, 1)
             replayed = replay_from_args(args, training=args.training)
         report = check(args.training, args.serving, policy, progress=bar, replayed=replayed)
+        if under_check is not None:
+            from skewguard.loop.model_check import lineage_report
+
+            report = lineage_report(report, under_check, args.serving, policy)
         written = _write_reports(report, args, fail_on, bar)
     finally:
         bar.close()
@@ -181,6 +193,34 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def _model_under_check(args: argparse.Namespace):  # noqa: ANN202
+    """With --model: the model's snapshot becomes --training and its service the default."""
+    from skewguard.errors import InputError
+
+    model = getattr(args, "model", None)
+    if model is None:
+        if args.training is None:
+            raise InputError(
+                "nothing to check against",
+                where="check",
+                hint="pass --training SNAPSHOT or --model models:/NAME@champion",
+            )
+        return None
+    if args.training is not None:
+        raise InputError(
+            "--training and --model both name the training data",
+            where="check",
+            hint="pass one: --model takes the snapshot from the model's lineage",
+        )
+    from skewguard.loop.model_check import resolve_model
+
+    under_check = resolve_model(model, args.repo)
+    args.training = under_check.snapshot
+    if args.feature_service is None:
+        args.feature_service = under_check.feature_service
+    return under_check
 
 
 def default_serving_logs(args: argparse.Namespace, quiet: bool) -> str:
