@@ -36,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "watch",
     "retrain",
     "promote",
+    "performance",
     "generate",
     "apply",
     "materialize",

@@ -42,6 +42,7 @@ CHECKING_FLOW = [
     "policy",
     "deciding",
     "lineage",
+    "performance",
     "pipeline",
 ]
 MAX_LINES = 500
