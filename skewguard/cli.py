@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "retrain",
     "promote",
     "performance",
+    "history",
     "generate",
     "apply",
     "materialize",
