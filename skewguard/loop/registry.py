@@ -24,6 +24,8 @@ functions, never on the paths of a plain check.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -123,10 +125,14 @@ def embedded_tracking_uri(repo: Path) -> str:
 
 
 def _quiet_mlflow() -> None:
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MLflow warns about its own deprecations and logs each registration; skewguard says
+    # what it registered itself.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module=r"mlflow\..*")
     warnings.filterwarnings("ignore", message=r".*noload.*")
+    # MLflow imports tqdm.auto; in a notebook without ipywidgets that warns once.
+    warnings.filterwarnings("ignore", message=r"IProgress not found")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
@@ -260,7 +266,8 @@ class Registry:
             self.client.log_artifact(run_id, str(snapshot_dir / MANIFEST_NAME), "snapshot")
             if check_report is not None:
                 self.client.log_artifact(run_id, str(check_report), "check")
-        version = feast.register_model(f"runs:/{run_id}/model", model_name)
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints each registration
+            version = feast.register_model(f"runs:/{run_id}/model", model_name)
         self.client.set_model_version_tag(
             model_name, version.version, "skewguard.snapshot_id", str(lineage.snapshot_id)
         )
