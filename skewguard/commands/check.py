@@ -220,6 +220,13 @@ def _model_under_check(args: argparse.Namespace):  # noqa: ANN202
     args.training = under_check.snapshot
     if args.feature_service is None:
         args.feature_service = under_check.feature_service
+    if not getattr(args, "quiet", False):
+        lineage = under_check.model.lineage
+        print(
+            f"skewguard check: model {under_check.model.uri}: snapshot {lineage.snapshot_id} "
+            f"({under_check.snapshot}), feature service {under_check.feature_service}",
+            file=sys.stderr,
+        )
     return under_check
 
 
