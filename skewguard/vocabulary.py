@@ -127,6 +127,7 @@ class CheckName(enum.StrEnum):
     CATEGORY_FORM = "category_form"
     JOINED_MISMATCH_RATE = "joined_mismatch_rate"  # replay: online vs offline, same request
     JOINT_AUC = "joint_auc"  # a classifier telling serving rows from training rows ([joint])
+    LINEAGE = "lineage"  # check --model: logs and definitions vs what the model learned from
 
     @property
     def is_signature(self) -> bool:

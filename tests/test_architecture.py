@@ -50,6 +50,8 @@ CHECKING_FLOW = [
     "policy",
     "deciding",
     "joint",
+    "lineage",
+    "performance",
     "pipeline",
 ]
 MAX_LINES = 500

@@ -1,6 +1,7 @@
-"""The closed loop on the real Redis: trend shift -> retrain event -> consumer retrains ->
-promotion -> the next check passes; a killed consumer re-processes its event; a
-transformation bug blocks and trains nothing."""
+"""The closed loop on the real Redis and a real MLflow store (embedded SQLite): trend shift
+-> retrain event -> consumer retrains, registers with lineage -> champion -> the next check
+passes; a killed consumer re-processes its event; a transformation bug blocks and trains
+nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +20,14 @@ from loop_fixtures import SERVICE, WINDOW_A, WINDOW_B, LoopWorld, build_loop_wor
 
 from skewguard.checking.policy import load_policy
 from skewguard.loop.events import event_from_report, publish
-from skewguard.loop.model import current_model, promote, save_model, train
-from skewguard.loop.retrain import JOURNAL, RetrainConfig, Trainer, consume
+from skewguard.loop.registry import Registry
+from skewguard.loop.retrain import (
+    JOURNAL,
+    RetrainConfig,
+    Trainer,
+    consume,
+    register_snapshot_model,
+)
 from skewguard.loop.stream import RedisStream, redis_client
 from skewguard.loop.watch import WatchConfig, read_state, watch_once
 from skewguard.store.replay import read_serving_logs, replay
@@ -50,23 +58,41 @@ def _replayer(world: LoopWorld):  # noqa: ANN202
     return lambda path: replay(world.store, SERVICE, read_serving_logs(path))
 
 
+@pytest.fixture(scope="module")
+def registry(world: LoopWorld) -> Registry:
+    """The embedded MLflow store of the world's repo (<repo>/data/mlflow.db)."""
+    return Registry.open(store=world.store)
+
+
+def _name() -> str:
+    return f"sgtest-{uuid.uuid4().hex[:8]}"
+
+
 def _journal(models: Path) -> list[dict]:
     return [json.loads(line) for line in (models / JOURNAL).read_text().splitlines()]
 
 
 def test_trend_shift_retrain_promote_then_the_next_check_passes(
-    world: LoopWorld, stream: RedisStream, tmp_path: Path
+    world: LoopWorld, stream: RedisStream, registry: Registry, tmp_path: Path
 ) -> None:
     policy = load_policy(None)
     models = tmp_path / "models"
-    # Model v1 learned from days 14-28; it is the one in production.
-    v1 = save_model(train(world.first_snapshot), models)
-    promote(models, v1)
+    name = _name()
+    # Model v1 learned from days 14-28; it is the champion in production.
+    v1 = register_snapshot_model(
+        registry, world.first_snapshot, models, model_name=name, champion=True
+    )
+    assert registry.champion(name).version == v1.version == "1"
+
+    def champion_snapshot() -> Path | None:
+        champion = registry.champion(name)
+        return Path(champion.lineage.snapshot_path) if champion else None
+
     watch = WatchConfig(
         serving=world.logs,
         state=tmp_path / "watch" / "state.json",
         policy=policy,
-        models=models,
+        champion_snapshot=champion_snapshot,
         sinks=[stream],
         replayer=_replayer(world),
     )
@@ -90,17 +116,43 @@ def test_trend_shift_retrain_promote_then_the_next_check_passes(
     assert json.loads(fields["log_window"])["id"] == "2026-11-19"
 
     # 3. The consumer retrains on the last 14 days, checks, promotes, acknowledges.
-    trainer = Trainer(RetrainConfig(models=models, policy=policy, repo=world.repo), stream)
+    config = RetrainConfig(models=models, policy=policy, repo=world.repo, model_name=name)
+    trainer = Trainer(config, stream)
     (outcome,) = consume(trainer, "trainer-1")
     assert outcome.outcome == "promoted", outcome.reason
     assert outcome.check_verdict in ("pass", "warn") and outcome.acknowledged
     assert stream.pending() == []
-    current = current_model(models)
-    assert current["version"] == outcome.version != v1.name
-    assert current["event_id"] == a.event_id
-    assert current["snapshot_id"] != report["inputs"]["training"]["content_hash"]
-    snapshot = json.loads((Path(current["snapshot_path"]) / "manifest.json").read_text())
+    champion = registry.champion(name)
+    assert champion.uri == outcome.model_uri == f"models:/{name}/2"
+    lineage = champion.lineage
+    assert lineage.trained_version == outcome.version != v1.lineage.trained_version
+    assert lineage.event_id == a.event_id and lineage.gaps() == []
+    assert lineage.snapshot_id != report["inputs"]["training"]["content_hash"]
+    assert lineage.snapshot_id != v1.lineage.snapshot_id
+    snapshot = json.loads((Path(lineage.snapshot_path) / "manifest.json").read_text())
+    assert snapshot["content_hash"] == lineage.snapshot_id
     assert snapshot["time_range"]["start"] >= "2026-11-05"  # the recent weeks only
+    assert lineage.check_verdict == outcome.check_verdict
+    assert lineage.feature_service == SERVICE
+    assert set(lineage.feature_views) == {
+        "customer_profile",
+        "product_stats",
+        "customer_product_fit",
+    }
+    # MLflow holds the run: Feast's tags, parameters, metrics and the artifacts.
+    run = registry.client.get_run(champion.run_id)
+    assert run.data.tags["feast.feature_service"] == SERVICE
+    assert run.data.tags["skewguard.snapshot_id"] == lineage.snapshot_id
+    assert run.data.params["label"] == "purchased" and run.data.params["label_days"] == "14.0"
+    assert run.data.metrics["auc"] == lineage.metrics["auc"]
+    artifacts = {a.path for a in registry.client.list_artifacts(champion.run_id)}
+    assert {"feast_features.json", "skewguard", "snapshot", "check"} <= artifacts
+    # Feast's resolver names the service from the registered version.
+    assert registry.feature_service_of(champion) == SERVICE
+    # The champion scores online-shaped rows.
+    scorer = registry.load(champion)
+    rows = {c: [None] for c in scorer.features}
+    assert 0.0 < scorer.predict_proba(rows)[0] < 1.0
 
     # 4. The next day's logs, checked against the promoted model's snapshot, pass; the
     #    first window is not checked again.
@@ -110,7 +162,7 @@ def test_trend_shift_retrain_promote_then_the_next_check_passes(
     assert b.verdict in ("pass", "warn")
     assert (
         json.loads(b.report.read_text())["inputs"]["training"]["content_hash"]
-        == (current["snapshot_id"])
+        == lineage.snapshot_id
     )
     assert watch_once(watch, now=NOW) == []
     assert set(read_state(watch.state)["windows"]) == {"2026-11-19", "2026-11-20"}
@@ -131,7 +183,7 @@ def test_trend_shift_retrain_promote_then_the_next_check_passes(
     assert stream.client.xlen(stream.stream) == 2
 
 
-def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream) -> list[str]:
+def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream, name: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -140,6 +192,8 @@ def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream) -> list[st
         "--once",
         "--models",
         str(models),
+        "--model-name",
+        name,
         "--repo",
         str(world.repo),
         "--stream",
@@ -152,7 +206,7 @@ def _retrain_cmd(models: Path, world: LoopWorld, stream: RedisStream) -> list[st
 
 
 def test_a_consumer_killed_mid_way_reprocesses_the_event_after_restart(
-    world: LoopWorld, stream: RedisStream, tmp_path: Path
+    world: LoopWorld, stream: RedisStream, registry: Registry, tmp_path: Path
 ) -> None:
     from skewguard.checking.pipeline import check
 
@@ -170,10 +224,11 @@ def test_a_consumer_killed_mid_way_reprocesses_the_event_after_restart(
     assert event is not None and event.verdict == "retrain"
     assert publish(event, [stream]).ok
     models = tmp_path / "models"
+    name = _name()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
     consumer = subprocess.Popen(
-        _retrain_cmd(models, world, stream),
+        _retrain_cmd(models, world, stream, name),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -195,20 +250,24 @@ def test_a_consumer_killed_mid_way_reprocesses_the_event_after_restart(
         consumer.stdout.close()
     (pending,) = stream.pending()
     assert pending["consumer"] == "trainer-k"
-    assert current_model(models) is None
+    assert registry.champion(name) is None
 
     restarted = subprocess.run(
-        _retrain_cmd(models, world, stream), env=env, capture_output=True, text=True, timeout=300
+        _retrain_cmd(models, world, stream, name),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "delivery 2" in restarted.stdout and "promoted" in restarted.stdout
     assert stream.pending() == []
-    assert current_model(models)["event_id"] == event.event_id
+    assert registry.champion(name).lineage.event_id == event.event_id
     assert [j["outcome"] for j in _journal(models)] == ["promoted"]
 
 
 def test_a_transformation_bug_blocks_and_trains_nothing(
-    world: LoopWorld, stream: RedisStream, tmp_path: Path
+    world: LoopWorld, stream: RedisStream, registry: Registry, tmp_path: Path
 ) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -249,13 +308,14 @@ def test_a_transformation_bug_blocks_and_trains_nothing(
     assert event.verdict == "block" and "product_stats__discount" in event.failing_features
     assert publish(event, [stream]).ok
     models = tmp_path / "models"
-    trainer = Trainer(
-        RetrainConfig(models=models, policy=load_policy(None), repo=world.repo), stream
+    name = _name()
+    config = RetrainConfig(
+        models=models, policy=load_policy(None), repo=world.repo, model_name=name
     )
-    (outcome,) = consume(trainer, "trainer-b")
+    (outcome,) = consume(Trainer(config, stream), "trainer-b")
     assert outcome.outcome == "blocked" and outcome.acknowledged
     assert outcome.reason.startswith("blocked: not retraining")
     assert stream.pending() == []
-    assert current_model(models) is None
+    assert registry.champion(name) is None
     assert not (models / "snapshots").exists()  # no snapshot built, no model trained
     assert [j["outcome"] for j in _journal(models)] == ["blocked"]

@@ -1,8 +1,7 @@
-"""The demo model: train on a snapshot, versioned artifacts, atomic promotion."""
+"""The demo model: train on a snapshot, versioned artifacts."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -10,10 +9,10 @@ import pytest
 from check_fixtures import write_training
 
 from skewguard.errors import InputError
-from skewguard.loop.model import current_model, load_model, promote, save_model, train
+from skewguard.loop.model import load_model, save_model, train
 
 
-def test_train_save_load_promote(tmp_path: Path) -> None:
+def test_train_save_load(tmp_path: Path) -> None:
     snapshot = write_training(tmp_path / "snap", 1500)
     model = train(snapshot)
     meta = model.metadata
@@ -24,20 +23,11 @@ def test_train_save_load_promote(tmp_path: Path) -> None:
     assert 0.0 <= meta["metrics"]["auc"] <= 1.0 and meta["metrics"]["log_loss"] > 0
     assert model.version.endswith("-00000000")
 
-    assert current_model(tmp_path / "models") is None
     folder = save_model(model, tmp_path / "models")
     loaded = load_model(folder)
     rows = pq.read_table(snapshot / "data.parquet").slice(0, 5).to_pandas()
     assert loaded.predict_proba(rows) == pytest.approx(model.predict_proba(rows))
     assert all(0 < p < 1 for p in loaded.predict_proba(rows.to_dict(orient="list")))
-
-    pointer = promote(tmp_path / "models", folder, event_id="e1")
-    assert current_model(tmp_path / "models") == pointer
-    assert pointer["version"] == model.version and pointer["event_id"] == "e1"
-    assert json.loads((tmp_path / "models" / "current.json").read_text())["path"] == str(
-        folder.resolve()
-    )
-    assert not list((tmp_path / "models").glob(".current.json.tmp*"))
 
 
 def test_bad_inputs_say_what_to_do(tmp_path: Path) -> None:

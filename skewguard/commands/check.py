@@ -52,10 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--training",
-        required=True,
         type=Path,
         metavar="PATH",
         help="training snapshot folder (with manifest.json), parquet file, or folder of them",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="URI",
+        help="a registered model (models:/NAME@champion or models:/NAME/VERSION): its "
+        "snapshot and feature service come from its lineage in MLflow (no --training), and "
+        "the lineage checks block logs of another feature service, features the model "
+        "never saw and feature views changed since the snapshot (docs/lineage.md)",
     )
     parser.add_argument(
         "--serving",
@@ -156,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     # Event sinks are built (their settings parsed) before the check: a malformed
     # --events-redis is bad input, not a publishing failure after the verdict.
     sinks = sinks_from_args(args)
+    under_check = _model_under_check(args)
     from skewguard.commands._engine import engine_from_args
 
     engine = engine_from_args(args)
@@ -176,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
                 engine=engine,
             )
         report = replace(report, replay=replay_status.to_dict())
+        if under_check is not None:
+            from skewguard.loop.model_check import lineage_report
+
+            report = lineage_report(report, under_check, args.serving, policy)
         written = _write_reports(report, args, fail_on, bar)
     finally:
         bar.close()
@@ -201,6 +213,41 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def _model_under_check(args: argparse.Namespace):  # noqa: ANN202
+    """With --model: the model's snapshot becomes --training and its service the default."""
+    from skewguard.errors import InputError
+
+    model = getattr(args, "model", None)
+    if model is None:
+        if args.training is None:
+            raise InputError(
+                "nothing to check against",
+                where="check",
+                hint="pass --training SNAPSHOT or --model models:/NAME@champion",
+            )
+        return None
+    if args.training is not None:
+        raise InputError(
+            "--training and --model both name the training data",
+            where="check",
+            hint="pass one: --model takes the snapshot from the model's lineage",
+        )
+    from skewguard.loop.model_check import resolve_model
+
+    under_check = resolve_model(model, args.repo)
+    args.training = under_check.snapshot
+    if args.feature_service is None:
+        args.feature_service = under_check.feature_service
+    if not getattr(args, "quiet", False):
+        lineage = under_check.model.lineage
+        print(
+            f"skewguard check: model {under_check.model.uri}: snapshot {lineage.snapshot_id} "
+            f"({under_check.snapshot}), feature service {under_check.feature_service}",
+            file=sys.stderr,
+        )
+    return under_check
 
 
 def default_serving_logs(args: argparse.Namespace, quiet: bool) -> str:

@@ -21,9 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Consume events from the stream's consumer group. A retrain event builds a "
             "fresh snapshot of recent labels through Feast, trains the model, checks the "
-            "new snapshot against the event's serving logs and promotes the model only if "
-            "that check passes; the event is acknowledged only then. A block event is "
-            "acknowledged without training."
+            "new snapshot against the event's serving logs, logs the run and registers the "
+            "model version in MLflow with its lineage, and moves the champion alias to it "
+            "only if that check passes; the event is acknowledged only then. A block event "
+            "is acknowledged without training. The registry is $MLFLOW_TRACKING_URI, else "
+            "an embedded SQLite store at <repo>/data/mlflow.db."
         ),
         epilog="Exit codes with --once: 0 every event handled (promoted, or a block skipped); "
         "a new model not promoted because its check did not pass exits with that check's "
@@ -35,7 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         type=Path,
         metavar="DIR",
-        help="models folder: versions, snapshots, current.json, retrain.jsonl",
+        help="working folder: snapshots, local model copies with their check reports, "
+        "retrain.jsonl",
+    )
+    parser.add_argument(
+        "--model-name",
+        default=None,
+        metavar="NAME",
+        help="registered model name in MLflow (default: <feature service>-<label>)",
     )
     parser.add_argument("--repo", default=None, metavar="DIR", help=REPO_HELP)
     parser.add_argument(
@@ -125,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_attempts=args.max_attempts,
         claim_idle=timedelta(seconds=args.claim_idle),
+        model_name=args.model_name,
     )
     trainer = Trainer(config, stream_from_args(args), say=lambda line: print(line, flush=True))
     print(

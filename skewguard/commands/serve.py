@@ -143,6 +143,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="answer 413 to requests with more entity rows (default: no limit)",
     )
+    scoring = p.add_argument_group("scoring (skewguard)")
+    scoring.add_argument(
+        "--model",
+        default=None,
+        metavar="URI",
+        help="also serve POST /predict with this registered model (models:/NAME@champion, "
+        "resolved once at start-up): look up, score, log the features and the prediction "
+        "under one request id (docs/lineage.md)",
+    )
     p.set_defaults(run=run)
 
 
@@ -193,12 +202,16 @@ def run(args: argparse.Namespace) -> int:
         registry_ttl_sec=args.registry_ttl_sec,
         freeze_gc=True,
     )
+    served = _add_model(app, store, args, log_options) if args.model else None
     layouts = app.state.serving_logs.layouts()  # a bad service or destination fails here
     print(f"skewguard serve: {options.url} ({options.workers} worker(s))", flush=True)
     for layout in layouts:
         print(f"  logs of {layout.service} -> {layout.folder}", flush=True)
     if not layouts:
         print("  no feature service declares a logging_config: nothing is logged", flush=True)
+    if served is not None:
+        model, folder = served
+        print(f"  POST /predict with {model.uri} ({model.feature_service}) -> {folder}", flush=True)
     run_server(app, store, options)
     return 0
 
@@ -216,3 +229,36 @@ def _off_or_seconds(text: str) -> float | None:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r}: use a finite number of seconds, or 0")
     return value
+
+
+def _add_model(app, store, args: argparse.Namespace, log_options):  # noqa: ANN001, ANN202
+    """Load the registered model (before the fork) and add POST /predict."""
+    from skewguard.loop.registry import Registry
+    from skewguard.serving.layout import describe_log
+    from skewguard.serving.limits import RequestLimits
+    from skewguard.serving.predict_route import ServedModel, add_predict_route
+    from skewguard.serving.predictions import PredictionLog
+
+    registry = Registry.open(store=store)
+    registered = registry.resolve(args.model)
+    service = registered.lineage.feature_service
+    if not service:
+        from skewguard.errors import InputError
+
+        raise InputError(
+            "the model's lineage names no feature service",
+            where=registered.uri,
+            hint="serve a model registered by `skewguard retrain`",
+        )
+    model = ServedModel(
+        name=registered.name,
+        version=registered.version,
+        uri=registered.uri,
+        feature_service=service,
+        scorer=registry.load(registered),
+    )
+    layout = describe_log(store, service, log_options.log_root)
+    predictions = PredictionLog(layout, model.name, model.version, log_options.writer)
+    limits = RequestLimits(args.max_body_bytes, args.max_entities)
+    add_predict_route(app, store, app.state.serving_logs, model, predictions, limits)
+    return model, predictions.folder

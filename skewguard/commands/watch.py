@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check each new serving-log window and publish retrain/block events",
         description=(
             "Check every serving-log window not checked before (one per __log_date "
-            "partition, or one per --every minutes), against the promoted model's "
-            "snapshot (--models) or --training, with a cooldown between events. "
+            "partition, or one per --every minutes), against the champion model's "
+            "snapshot (--model, from its lineage in MLflow) or --training, with a cooldown "
+            "between events. "
             "Resumes from its state file after a restart."
         ),
         epilog="Exit codes with --once: the worst verdict of the windows checked in this run "
@@ -38,11 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="training snapshot to check against while no model is promoted",
     )
     parser.add_argument(
-        "--models",
-        type=Path,
-        metavar="DIR",
-        help="models folder: once current.json names a promoted model, its "
-        "snapshot is the reference",
+        "--model",
+        metavar="NAME",
+        help="registered model name (MLflow): once NAME@champion exists, its snapshot "
+        "(from its lineage) is the reference; the registry is $MLFLOW_TRACKING_URI, else "
+        "<repo>/data/mlflow.db",
     )
     parser.add_argument(
         "--state",
@@ -117,11 +118,11 @@ def run(args: argparse.Namespace) -> int:
     from skewguard.loop.watch import WatchConfig, state_path_default, watch_once
     from skewguard.vocabulary import Verdict, exit_code_for
 
-    if args.training is None and args.models is None:
+    if args.training is None and args.model is None:
         raise InputError(
             "nothing to check against",
             where="watch",
-            hint="pass --training SNAPSHOT and/or --models DIR",
+            hint="pass --training SNAPSHOT and/or --model NAME",
         )
     policy = load_policy(args.policy if args.policy is not None else find_policy(Path.cwd()))
     replayer = None
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         reports=args.reports,
         training=args.training,
-        models=args.models,
+        champion_snapshot=_champion_snapshot(args) if args.model else None,
         sinks=sinks_from_args(args),
         cooldown=timedelta(hours=args.cooldown),
         every=timedelta(minutes=args.every) if args.every else None,
@@ -152,6 +153,21 @@ def run(args: argparse.Namespace) -> int:
             return int(exit_code_for(Verdict.worst(verdicts)))
         sys.stdout.flush()
         time.sleep(args.interval)
+
+
+def _champion_snapshot(args: argparse.Namespace):  # noqa: ANN202
+    """Reads NAME@champion's snapshot from the registry before each window."""
+    from skewguard.loop.registry import Registry
+
+    registry = Registry.open(args.repo)
+
+    def snapshot() -> Path | None:
+        champion = registry.champion(args.model)
+        if champion is None or not champion.lineage.snapshot_path:
+            return None
+        return Path(champion.lineage.snapshot_path)
+
+    return snapshot
 
 
 def _replayer(args: argparse.Namespace):  # noqa: ANN202

@@ -9,8 +9,8 @@ Rows are ordered by `event_timestamp`; the last `holdout` share is held out to m
 ROC AUC and log loss, then the model is refitted on every row. An artifact is a folder
 `<models>/<version>/` with `model.joblib` (the fitted pipeline) and `model.json`
 (version, snapshot id = the manifest's `content_hash`, features, label, metrics,
-library versions). `models/current.json` names the promoted version; `promote` rewrites
-it atomically, so a reader sees the old pointer or the new one, never half of one.
+library versions). Which model is deployed is the MLflow registry's `champion` alias
+(`skewguard.loop.registry`), not a file.
 
 Artifacts are pickles: load only those your own pipeline wrote.
 """
@@ -37,19 +37,15 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_FILE",
     "METADATA_FILE",
-    "CURRENT_FILE",
     "TrainedModel",
     "train",
     "save_model",
     "load_model",
-    "promote",
-    "current_model",
     "write_json_atomic",
 ]
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
-CURRENT_FILE = "current.json"
 MODEL_KIND = "skewguard.loop.model"
 DEFAULT_LABEL = "purchased"
 
@@ -257,35 +253,3 @@ def load_model(folder: str | Path) -> TrainedModel:
     if metadata.get("kind") != MODEL_KIND:
         raise InputError("not a skewguard model folder", where=str(path), hint="check the path")
     return TrainedModel(pipeline=pipeline, metadata=metadata)
-
-
-def promote(models_dir: str | Path, model_folder: str | Path, **extra: Any) -> dict[str, Any]:
-    """Point `<models_dir>/current.json` at `model_folder` (atomically); return the pointer."""
-    folder = Path(model_folder).resolve()
-    metadata = json.loads((folder / METADATA_FILE).read_text())
-    pointer = {
-        "version": metadata["version"],
-        "path": str(folder),
-        "snapshot_id": metadata["snapshot_id"],
-        "snapshot_path": metadata["snapshot_path"],
-        "metrics": metadata["metrics"],
-        "promoted_at": datetime.now(UTC).isoformat(),
-        **extra,
-    }
-    write_json_atomic(Path(models_dir) / CURRENT_FILE, pointer)
-    return pointer
-
-
-def current_model(models_dir: str | Path) -> dict[str, Any] | None:
-    """The promoted model's pointer (`current.json`), or None when none was promoted."""
-    path = Path(models_dir) / CURRENT_FILE
-    try:
-        return dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"current.json is not valid JSON: {err}",
-            where=str(path),
-            hint="promote a model again (skewguard retrain) or restore the file",
-        ) from err

@@ -11,8 +11,11 @@ For each event taken from the stream's consumer group:
   2. train the demo model on it (`skewguard.loop.model`), save it as a new version;
   3. check the new snapshot against the serving logs the event names, with the joined
      replay when the feature repo is at hand;
-  4. promote the new version (`<models>/current.json`) only if that check passes (pass
-     or warn), then acknowledge the event.
+  4. log the run and register the model version in MLflow with its lineage
+     (`skewguard.loop.registry`: snapshot, feature service and definition hashes, metrics,
+     the check report);
+  5. move the `champion` alias to it only if that check passes (pass or warn) and its
+     lineage is complete, then acknowledge the event.
 
   If the check does not pass or a step fails, the event is not acknowledged: it stays
   pending and is tried again (by this consumer after a restart, or by another one once
@@ -40,12 +43,13 @@ if TYPE_CHECKING:
 
     from skewguard.checking.policy import Policy
     from skewguard.loop.events import Event
+    from skewguard.loop.lineage import Lineage
+    from skewguard.loop.registry import RegisteredModel, Registry
     from skewguard.loop.stream import Delivery, RedisStream
 
 __all__ = ["Outcome", "RetrainConfig", "RetrainOutcome", "Trainer", "consume", "JOURNAL"]
 
 JOURNAL = "retrain.jsonl"
-PASSING = ("pass", "warn")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,13 @@ class RetrainConfig:
     seed: int = 0
     max_attempts: int = 3
     claim_idle: timedelta = timedelta(minutes=5)
+    model_name: str | None = None  # default: <feature service>-<label>
+    holdout: float = 0.2
+
+
+def default_model_name(service: str, label: str) -> str:
+    """The registered model's name when none is given: `<feature service>-<label>`."""
+    return f"{service}-{label}"
 
 
 class Outcome(enum.StrEnum):
@@ -85,6 +96,7 @@ class RetrainOutcome:
     check_verdict: str | None = None
     check_report: str | None = None
     snapshot_path: str | None = None
+    model_uri: str | None = None  # the registered version, models:/NAME/VERSION
     at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +113,7 @@ class Trainer:
         self.stream = stream
         self.say = say
         self._store: FeatureStore | None = None
+        self._registry: Registry | None = None
 
     @property
     def store(self) -> FeatureStore:
@@ -109,6 +122,14 @@ class Trainer:
 
             self._store = open_store(self.config.repo)
         return self._store
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from skewguard.loop.registry import Registry
+
+            self._registry = Registry.open(store=self.store)
+        return self._registry
 
     def handle(self, delivery: Delivery) -> RetrainOutcome:
         """Act on one delivery. Any exception while handling it (a poison event, a bug, a
@@ -149,8 +170,10 @@ class Trainer:
         import pyarrow.parquet as pq
 
         from skewguard.checking.pipeline import check
-        from skewguard.loop.model import promote, save_model, train
+        from skewguard.loop.lineage import PASSING_VERDICTS
+        from skewguard.loop.model import save_model, train
         from skewguard.report.model import write_json
+        from skewguard.store.definitions import service_definitions
         from skewguard.store.replay import read_serving_logs, replay
         from skewguard.store.repo import choose_feature_service, data_dir, find_repo
         from skewguard.store.snapshot import build_snapshot, filter_time_window
@@ -176,9 +199,13 @@ class Trainer:
             f"  building snapshot of {labels.num_rows:,} labels "
             f"[{since:%Y-%m-%d %H:%M}, {until:%Y-%m-%d %H:%M}) -> {snapshot_dir}"
         )
-        build_snapshot(store, service, labels, snapshot_dir, overwrite=True, where=str(labels_path))
+        # The definitions the snapshot is built from, read just before building it.
+        definitions = service_definitions(store, service)
+        snapshot = build_snapshot(
+            store, service, labels, snapshot_dir, overwrite=True, where=str(labels_path)
+        )
 
-        model = train(snapshot_dir, label=cfg.label, seed=cfg.seed)
+        model = train(snapshot_dir, label=cfg.label, seed=cfg.seed, holdout=cfg.holdout)
         folder = save_model(model, cfg.models)
         metrics = model.metadata["metrics"]
         self.say(
@@ -202,27 +229,46 @@ class Trainer:
         write_json(report, report_path)
         verdict = str(report.verdict)
         self.say(f"  check of the new snapshot against {serving}: {verdict.upper()}")
+
+        lineage = lineage_of(model, snapshot.manifest, definitions, verdict, report_path, event)
+        registered = self.registry.log_training(
+            model,
+            model_name=cfg.model_name or default_model_name(service, cfg.label),
+            lineage=lineage,
+            snapshot_dir=snapshot_dir,
+            check_report=report_path,
+            params={
+                "label": cfg.label,
+                "label_days": cfg.label_days,
+                "labels_since": since.isoformat(),
+                "labels_until": until.isoformat(),
+                "holdout": cfg.holdout,
+                "seed": cfg.seed,
+                "estimator": model.metadata["estimator"],
+                "feature_service": service,
+                "replay": cfg.replay,
+            },
+        )
+        self.say(f"  registered {registered.uri} (run {registered.run_id})")
         common = dict(
             version=model.version,
             check_verdict=verdict,
             check_report=str(report_path),
             snapshot_path=str(snapshot_dir),
+            model_uri=registered.uri,
         )
-        if verdict not in PASSING:
-            failing = [f.name for f in report.features if str(f.verdict) not in PASSING]
+        if verdict not in PASSING_VERDICTS:
+            failing = [f.name for f in report.features if str(f.verdict) not in PASSING_VERDICTS]
             reason = (
                 f"not promoted: the check of the new snapshot says {verdict} ({', '.join(failing)})"
             )
             return self._failed(delivery, reason, **common)
-        pointer = promote(
-            cfg.models,
-            folder,
-            event_id=event.event_id,
-            entry_id=delivery.entry_id,
-            check_report=str(report_path),
-        )
+        self.registry.set_champion(registered)
         self.stream.ack(delivery.entry_id)
-        self.say(f"  promoted {pointer['version']}; acknowledged {delivery.entry_id}")
+        self.say(
+            f"  {registered.uri} is now {registered.name}@champion; "
+            f"acknowledged {delivery.entry_id}"
+        )
         return self._record(delivery, Outcome.PROMOTED, f"check {verdict}", True, **common)
 
     def _failed(self, delivery: Delivery, reason: str, **extra: Any) -> RetrainOutcome:
@@ -253,6 +299,82 @@ class Trainer:
             fh.write(json.dumps(result.to_dict(), sort_keys=True) + "\n")
         self.say(f"  {outcome}: {result.reason}")
         return result
+
+
+def lineage_of(
+    model: Any,
+    manifest: dict[str, Any],
+    definitions: Any,
+    verdict: str | None,
+    report_path: Path | None,
+    event: Event | None = None,
+) -> Lineage:
+    """The lineage of a model trained on a snapshot built from `definitions`."""
+    from skewguard.loop.lineage import Lineage
+
+    service = definitions.to_dict()
+    return Lineage(
+        snapshot_id=manifest.get("content_hash"),
+        snapshot_path=str(model.metadata["snapshot_path"]),
+        snapshot_time_range=manifest.get("time_range"),
+        snapshot_rows=manifest.get("row_count"),
+        feature_service=definitions.service,
+        feature_service_version=definitions.service_hash,
+        feature_views=service["feature_views"],
+        features=tuple(f["name"] for f in manifest.get("features", [])),
+        model_features=tuple(model.features),
+        label=model.metadata["label"],
+        metrics=dict(model.metadata["metrics"]),
+        check_verdict=verdict,
+        check_report=str(report_path) if report_path is not None else None,
+        trained_version=model.version,
+        feast_project=manifest.get("project"),
+        event_id=event.event_id if event is not None else None,
+    )
+
+
+def register_snapshot_model(
+    registry: Registry,
+    snapshot: Path,
+    models: Path,
+    *,
+    model_name: str,
+    label: str = "purchased",
+    seed: int = 0,
+    holdout: float = 0.2,
+    champion: bool = False,
+) -> RegisteredModel:
+    """Train on an existing snapshot and register the model with its lineage (the first
+    model of a loop, before any serving logs exist: no check is recorded). The definition
+    hashes are read from the registry now: the snapshot's views must not have changed
+    since it was built. `champion` moves the alias to it (its lineage must be complete)."""
+    from skewguard.checking.reading import read_manifest
+    from skewguard.loop.model import save_model, train
+    from skewguard.store.definitions import service_definitions
+    from skewguard.store.snapshot import MANIFEST_NAME
+
+    if registry.store is None:
+        raise SkewguardError("registering needs the feature store", where=str(snapshot))
+    manifest_path = Path(snapshot) / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    service = read_manifest(manifest_path).feature_service
+    if not service:
+        raise InputError("the snapshot names no feature service", where=str(manifest_path))
+    definitions = service_definitions(registry.store, service)
+    model = train(snapshot, label=label, seed=seed, holdout=holdout)
+    save_model(model, models)
+    lineage = lineage_of(model, manifest, definitions, None, None)
+    registered = registry.log_training(
+        model,
+        model_name=model_name,
+        lineage=lineage,
+        snapshot_dir=Path(snapshot),
+        check_report=None,
+        params={"label": label, "seed": seed, "holdout": holdout, "feature_service": service},
+    )
+    if champion:
+        registry.set_champion(registered)
+    return registered
 
 
 def _describe(err: BaseException) -> str:

@@ -3,8 +3,9 @@
 A window is either one `__log_date` partition of the log folder (`<YYYY-MM-DD>/` or
 `__log_date=<YYYY-MM-DD>/`), checked once the day is over, or, with `every`, a slice of
 `every` minutes of `__log_timestamp`, checked once it has ended. Each window is checked
-against the training reference: the promoted model's snapshot (`models/current.json`)
-when there is one, else the given snapshot. The JSON report goes to the reports folder.
+against the training reference: the snapshot of the champion model (its lineage in the
+MLflow registry) when there is one, else the given snapshot. The JSON report goes to the
+reports folder.
 
 Retrain and block verdicts publish an event, except during the cooldown: after an event
 for a verdict, later windows with the same verdict against the same training snapshot
@@ -70,7 +71,8 @@ class WatchConfig:
     policy: Policy
     reports: Path | None = None  # default: <state folder>/reports
     training: Path | None = None  # used while no model has been promoted
-    models: Path | None = None  # the promoted model's snapshot is the reference
+    # The champion's snapshot (from its lineage), or None while there is no champion.
+    champion_snapshot: Callable[[], Path | None] | None = None
     sinks: Sequence[Sink] = ()
     cooldown: timedelta = timedelta(hours=24)
     every: timedelta | None = None  # None: one window per __log_date partition
@@ -173,17 +175,15 @@ def minute_windows(
 
 
 def training_reference(config: WatchConfig) -> Path:
-    """The snapshot windows are checked against: the promoted model's, else `training`."""
-    if config.models is not None:
-        from skewguard.loop.model import current_model
-
-        pointer = current_model(config.models)
-        if pointer is not None:
-            return Path(pointer["snapshot_path"])
+    """The snapshot windows are checked against: the champion's, else `training`."""
+    if config.champion_snapshot is not None:
+        snapshot = config.champion_snapshot()
+        if snapshot is not None:
+            return snapshot
     if config.training is None:
         raise InputError(
             "no training reference: no model has been promoted and no snapshot was given",
-            where=str(config.models) if config.models else "watch",
+            where="watch",
             hint="pass --training SNAPSHOT (used until `skewguard retrain` promotes a model)",
         )
     return config.training
