@@ -30,14 +30,21 @@ FOUNDATION = {"errors", "vocabulary", "logschema"}
 FRONT = {"__init__", "__main__", "api", "cli", "commands", "offline_store"}
 NO_FEAST = {"checking", "report", "foundation"}
 CHECKING_FLOW = [
+    "manifest_schema",
+    "log_columns",
     "reading",
+    "duplicates",
     "specs",
     "values",
     "profile",
+    "profile_schema",
     "freezing",
     "counting",
+    "integrity",
     "reference",
     "comparing",
+    "high_cardinality",
+    "no_values",
     "joined",
     "policy",
     "deciding",
