@@ -30,13 +30,18 @@ FOUNDATION = {"errors", "vocabulary", "logschema"}
 FRONT = {"__init__", "__main__", "api", "cli", "commands", "offline_store"}
 NO_FEAST = {"checking", "report", "foundation"}
 CHECKING_FLOW = [
+    "manifest_schema",
+    "log_columns",
     "reading",
+    "duplicates",
     "specs",
     "values",
     "profile",
+    "profile_schema",
     "freezing",
     "counting",
     "dask_profiling",
+    "integrity",
     "reference",
     "significance",
     "schema",
@@ -44,6 +49,8 @@ CHECKING_FLOW = [
     "unit_signatures",
     "mass_signatures",
     "signatures",
+    "high_cardinality",
+    "no_values",
     "joined",
     "joint_policy",
     "causes",

@@ -16,12 +16,13 @@ def test_train_save_load(tmp_path: Path) -> None:
     snapshot = write_training(tmp_path / "snap", 1500)
     model = train(snapshot)
     meta = model.metadata
-    assert meta["snapshot_id"] == "sha256:" + "0" * 64
+    content_hash = json.loads((snapshot / "manifest.json").read_text())["content_hash"]
+    assert meta["snapshot_id"] == content_hash
     assert meta["ignored_features"] == ["customer_stats__recent_views"]  # a list feature
     assert meta["features"]["categorical"] == ["product_stats__category"]
     assert meta["metrics"]["rows_train"] == 1200 and meta["metrics"]["rows_holdout"] == 300
     assert 0.0 <= meta["metrics"]["auc"] <= 1.0 and meta["metrics"]["log_loss"] > 0
-    assert model.version.endswith("-00000000")
+    assert model.version.endswith("-" + content_hash.split(":")[1][:8])
 
     folder = save_model(model, tmp_path / "models")
     loaded = load_model(folder)

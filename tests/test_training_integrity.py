@@ -133,3 +133,14 @@ def test_a_profile_type_that_disagrees_is_exit_2(data: Path, tmp_path: Path, cap
     _edit(snapshot / "reference_profile.json", retype)
     assert _check(snapshot, data / "logs_x100") == 2
     assert PRICE in capsys.readouterr().err
+
+
+def test_a_manifest_without_a_hash_is_checked_unverified(data: Path, tmp_path: Path) -> None:
+    """A snapshot written by hand may record no hash: nothing to compare, and the report
+    says so (content_hash_verified false) instead of refusing it."""
+    snapshot = _copy(data, tmp_path)
+    (snapshot / "data.parquet").unlink()
+    _edit(snapshot / "manifest.json", lambda d: d.update(content_hash=None))
+    assert _check(snapshot, data / "logs", "--json", str(tmp_path / "r.json")) == 0
+    training = json.loads((tmp_path / "r.json").read_text())["inputs"]["training"]
+    assert training["content_hash_verified"] is False

@@ -15,9 +15,9 @@ schema (its footer) and raises `InputError` naming the file and the column when:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,8 +32,15 @@ from skewguard.logschema import (
     timestamp_column,
 )
 
-if TYPE_CHECKING:
-    from skewguard.checking.reading import ParquetSource
+
+class _Files(Protocol):
+    """The part of `reading.ParquetSource` used here (reading imports this module)."""
+
+    @property
+    def files(self) -> Sequence[Path]: ...
+
+    def open(self, file: Path) -> Any: ...
+
 
 __all__ = ["validate_log_columns"]
 
@@ -44,7 +51,7 @@ _HINT = (
 )
 
 
-def validate_log_columns(source: ParquetSource) -> None:
+def validate_log_columns(source: _Files) -> None:
     """Raise `InputError` naming the file and column of the first schema violation."""
     for file in source.files:
         try:
