@@ -56,7 +56,7 @@ def test_failures_carry_the_value_and_the_threshold() -> None:
     failure = cases[("skewguard.product_stats__price", "null_rate")].find("failure")
     assert failure.get("type") == "block"
     assert failure.get("message") == (
-        "product_stats__price: null_rate 0.2 > 0.1 (training 0.01, serving 0.21): block"
+        "product_stats__price: null_rate 1.0% → 21.0%, rise > 10 pp: block"
     )
     assert "value: 0.2" in failure.text and "threshold: 0.1" in failure.text
     schema = cases[(f"skewguard.{HOSTILE}", "schema")].find("failure")

@@ -21,17 +21,21 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import (
+    WHY_TITLE,
     check_label,
     crossed_limit,
     features_by_severity,
     fmt,
     format_example,
+    headline_check,
     joined_causes,
     not_passing,
     report_dict,
     severity,
-    sides,
+    shown_limit,
+    shown_value,
     verdict_label,
+    why_lines,
 )
 from skewguard.report.markdown import VERDICT_MEANING
 from skewguard.report.replay_note import replay_note, report_command
@@ -103,6 +107,8 @@ tr.r-retrain td.verdict { color: #6a3fb5; } tr.r-block td.verdict { color: #c628
 tr.r-insufficient_data td.verdict { color: #546e7a; }
 td.verdict { font-weight: 600; }
 .meta { color: #5b6570; }
+.why { margin: 8px auto 0; max-width: 1180px; } .why p { margin: 0; }
+.why ul { margin: 2px 0 0; padding-left: 20px; }
 .plots { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 figure { margin: 0; display: grid; grid-template-columns: auto auto; gap: 4px 14px;
   align-items: start; }
@@ -130,6 +136,12 @@ def _e(value: Any) -> str:
 def _num_cell(value: Any) -> str:
     sort = value if isinstance(value, int | float) and not isinstance(value, bool) else ""
     return f'<td class="num" data-sort="{_e(sort)}">{_e(fmt(value))}</td>'
+
+
+def _shown_cell(text: str, sort: Any) -> str:
+    """A value or limit as the reader compares it (rates as percentages), sorted by number."""
+    key = sort if isinstance(sort, int | float) and not isinstance(sort, bool) else ""
+    return f'<td class="num" data-sort="{_e(key)}">{_e(text)}</td>'
 
 
 def _share_cell(share: float | None) -> str:
@@ -185,6 +197,7 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
         _replay_paragraph(d),
+        _why(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
@@ -206,6 +219,19 @@ def _replay_paragraph(d: Mapping[str, Any]) -> str:
     return f'<p id="replay">{_e(note)}</p>' if note else ""
 
 
+def _why(d: Mapping[str, Any]) -> str:
+    """The features that carry the verdict and why, in words, at the top of the page."""
+    lines = why_lines(d)
+    if not lines:
+        return ""
+    title = WHY_TITLE.get(str(d.get("verdict")), "Why")
+    items = "".join(
+        f"<li><b>{_e(name)}</b>: {_e(reasons)}</li>" if name else f"<li>{_e(reasons)}</li>"
+        for name, reasons in lines
+    )
+    return f'<div class="why" id="why"><p><b>{_e(title)}:</b></p><ul>{items}</ul></div>'
+
+
 def _overview(
     d: Mapping[str, Any], features: list[Mapping[str, Any]], anchors: Mapping[int, str]
 ) -> str:
@@ -214,21 +240,22 @@ def _overview(
     sizes = d.get("sample_sizes") or {}
     rows = []
     for f in features:
-        worst = max(
-            f.get("checks") or [{}],
-            key=lambda c: severity(str(c.get("verdict", "pass"))),
-        )
-        failing = worst.get("verdict") not in (None, "pass")
+        shown = headline_check(f)
         rows_ = f.get("rows") or {}
         critical = "yes" if f.get("critical") else ""
+        measure = (
+            f"<td>{_e(check_label(shown))}</td>"
+            + _shown_cell(shown_value(shown), shown.get("value"))
+            + _shown_cell(shown_limit(shown, crossed_limit(shown)), crossed_limit(shown))
+            if shown
+            else '<td></td><td class="num"></td><td class="num"></td>'
+        )
         rows.append(
             f'<tr class="r-{_e(f.get("verdict"))}" data-feature="{_e(f.get("name"))}">'
             f'<td><a href="#{anchors[id(f)]}">{_e(f.get("name"))}</a></td>'
             f"<td>{_e(f.get('kind') or '-')}</td>"
             f"{_verdict_cell(str(f.get('verdict')))}<td>{critical}</td>"
-            f"<td>{_e(check_label(worst)) if failing else ''}</td>"
-            + (_num_cell(worst.get("value")) if failing else '<td class="num"></td>')
-            + (_num_cell(crossed_limit(worst)) if failing else '<td class="num"></td>')
+            + measure
             + _num_cell(rows_.get("training"))
             + _num_cell(rows_.get("serving"))
             + "</tr>"
@@ -238,7 +265,7 @@ def _overview(
         ("kind", False),
         ("verdict", False),
         ("critical", False),
-        ("worst check", False),
+        ("worst or largest check", False),
         ("value", True),
         ("threshold", True),
         ("training rows", True),
@@ -259,12 +286,13 @@ def _check_row(feature: Mapping[str, Any], check: Mapping[str, Any], anchor: str
     verdict = str(check.get("verdict"))
     name = _e(feature.get("name"))
     cells = f'<td><a href="#{anchor}">{name}</a></td>' if anchor is not None else ""
-    detail = "; ".join(x for x in (sides(check), check.get("detail")) if x)
+    detail = "; ".join(str(x) for x in (check.get("cause"), check.get("detail")) if x)
+    threshold, warn = check.get("threshold"), check.get("warn_threshold")
     return (
         f'<tr class="r-{_e(verdict)}">{cells}<td>{_e(check_label(check))}</td>'
-        + _num_cell(check.get("value"))
-        + _num_cell(check.get("threshold"))
-        + _num_cell(check.get("warn_threshold"))
+        + _shown_cell(shown_value(check), check.get("value"))
+        + _shown_cell(shown_limit(check, threshold), threshold)
+        + _shown_cell(shown_limit(check, warn), warn)
         + _verdict_cell(verdict)
         + f"<td>{_e(check.get('action'))}</td><td>{_e(detail)}</td></tr>"
     )
@@ -277,7 +305,7 @@ _CHECK_HEADER = [
     ("warn threshold", True),
     ("verdict", False),
     ("action", False),
-    ("detail", False),
+    ("cause", False),
 ]
 
 
