@@ -37,43 +37,15 @@ from skewguard.report.common import (
     verdict_label,
     why_lines,
 )
+from skewguard.report.html_script import SORT_SCRIPT
 from skewguard.report.markdown import VERDICT_MEANING
-from skewguard.report.replay_note import replay_note, report_command
+from skewguard.report.replay_note import replay_html, report_command
 from skewguard.report.svg import categories_svg, histogram_svg
 
 if TYPE_CHECKING:
     from skewguard.report.model import Report
 
 __all__ = ["render_html", "SORT_SCRIPT"]
-
-SORT_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  var heads = table.tHead ? table.tHead.rows[0].cells : [];
-  Array.prototype.forEach.call(heads, function (th, col) {
-    th.tabIndex = 0;
-    function sort() {
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      function key(row) {
-        var cell = row.cells[col];
-        var v = cell.getAttribute("data-sort");
-        return v === null ? cell.textContent.trim() : v;
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b), nx = Number(x), ny = Number(y);
-        var r = (x !== "" && y !== "" && !isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return asc ? r : -r;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    }
-    th.addEventListener("click", sort);
-    th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
-  });
-});
-"""
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
@@ -196,7 +168,7 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         f'<h1>{_e(command)}: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
-        _replay_paragraph(d),
+        replay_html(d, _e),
         _why(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
@@ -212,11 +184,6 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
     parts.append(_inputs(d))
     parts.append(f"</main><script>{SORT_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
-
-
-def _replay_paragraph(d: Mapping[str, Any]) -> str:
-    note = replay_note(d)
-    return f'<p id="replay">{_e(note)}</p>' if note else ""
 
 
 def _why(d: Mapping[str, Any]) -> str:
