@@ -41,7 +41,7 @@ from skewguard.report.common import (
 )
 from skewguard.report.html_assets import SORT_SCRIPT, STYLE
 from skewguard.report.markdown import VERDICT_MEANING
-from skewguard.report.replay_note import replay_note, report_command
+from skewguard.report.replay_note import replay_html, report_command
 from skewguard.report.svg import categories_svg, histogram_svg
 
 if TYPE_CHECKING:
@@ -117,8 +117,8 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         f'<h1>{_e(command)}: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
+        replay_html(d, _e),
         _why(d),
-        _replay_paragraph(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
@@ -146,11 +146,6 @@ def _why(d: Mapping[str, Any]) -> str:
         for name, reasons in lines
     )
     return f'<div class="why" id="why"><p><b>{_e(title)}:</b></p><ul>{items}</ul></div>'
-
-
-def _replay_paragraph(d: Mapping[str, Any]) -> str:
-    note = replay_note(d)
-    return f'<p id="replay">{_e(note)}</p>' if note else ""
 
 
 def _overview(

@@ -139,10 +139,10 @@ def render_markdown(
         f"{len(features)} features: {md_escape(counts) or 'none'}.",
         "",
     ]
-    lines += _why_section(d)
     note = replay_note(d)
     if note:
         lines += [md_escape(note), ""]
+    lines += _why_section(d)
     failing = not_passing(d)
     lines += _failing_section(features, failing, max_rows)
     lines += _features_section(d, max_rows)

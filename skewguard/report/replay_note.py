@@ -7,10 +7,10 @@ A report's optional `replay` section (docs/replay.md) records it: `ran`, `mode`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["report_command", "replay_note", "replay_properties"]
+__all__ = ["report_command", "replay_note", "replay_html", "replay_properties"]
 
 
 def _section(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -48,6 +48,12 @@ def replay_note(report: Mapping[str, Any]) -> str | None:
         + (f": {detail}" if detail else "")
         + ". Distribution checks only."
     )
+
+
+def replay_html(report: Mapping[str, Any], escape: Callable[[Any], str]) -> str:
+    """The sentence as an HTML paragraph (`escape`d), or "" when not recorded."""
+    note = replay_note(report)
+    return f'<p id="replay">{escape(note)}</p>' if note else ""
 
 
 def replay_properties(report: Mapping[str, Any]) -> list[tuple[str, Any]]:
