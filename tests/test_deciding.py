@@ -158,3 +158,13 @@ def test_extra_checks_are_judged_with_the_rest() -> None:
     feature = decision.features[0]
     assert feature.verdict is Verdict.BLOCK and feature.joined == {"rows": 10}
     assert [c.check for c in feature.checks] == ["schema", "psi", "null_rate"]
+
+
+def test_rates_with_nothing_to_test_do_not_dilute_the_correction() -> None:
+    policy = load_policy(None)
+    idle = [_p(CheckName.POS_INF_RATE, 0.0, 1.0, training=0.0) for _ in range(50)]
+    comparisons = [_comparison("v__x", _p(CheckName.KS_STATISTIC, 0.06, 2e-5), *idle)]
+    # 50 rates with no +inf on either side cannot fire: the KS test is alone at 1e-3.
+    decision = decide(comparisons, policy)
+    assert decision.verdict is Verdict.RETRAIN
+    assert decision.features[0].checks[1].alpha == pytest.approx(1e-3)

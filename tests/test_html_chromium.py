@@ -52,7 +52,11 @@ def _skew(values):
     name = "customer_stats__avg_order_value"
     values = replace_column(values, name, pa.compute.add(values[name], 20.0))
     categories = values["product_stats__category"].to_pylist()
-    categories = [HOSTILE if i % 7 == 0 else c for i, c in enumerate(categories)]
+    # A hostile new category (escaping) and a case change (category_form: block).
+    categories = [
+        HOSTILE if i % 7 == 0 else ("Electronics" if c == "electronics" else c)
+        for i, c in enumerate(categories)
+    ]
     return replace_column(values, "product_stats__category", pa.array(categories))
 
 

@@ -56,11 +56,11 @@ def test_failures_carry_the_value_and_the_threshold() -> None:
     failure = cases[("skewguard.product_stats__price", "null_rate")].find("failure")
     assert failure.get("type") == "block"
     assert failure.get("message") == (
-        "product_stats__price: null_rate 0.2 > 0.1 (training 0.01, serving 0.21): block: "
-        "null values: 21.0% served, training had 1.0%"
+        "product_stats__price: null_rate 1.0% → 21.0%, rise > 10 pp "
+        "(null values: 21.0% served, training had 1.0%): block"
     )
-    assert "cause: null values: 21.0% served" in failure.text
     assert "value: 0.2" in failure.text and "threshold: 0.1" in failure.text
+    assert "cause: null values: 21.0% served" in failure.text
     schema = cases[(f"skewguard.{HOSTILE}", "schema")].find("failure")
     assert schema.get("message").startswith(f"{HOSTILE}: schema missing_in_training")
 
@@ -79,8 +79,8 @@ def test_warn_passes_with_output() -> None:
     ]
     assert case.find("failure") is None and case.find("error") is None
     assert case.find("system-out").text == (
-        "product_stats__category: linf_distance 0.15 > 0.1: warn: "
-        "a category's share moved by 15.0% (L-infinity 0.15)"
+        "product_stats__category: linf_distance 0.15 > 0.1 "
+        "(a category's share moved by 15.0% (L-infinity 0.15)): warn"
     )
 
 
@@ -89,9 +89,10 @@ def test_a_signature_failure_message_says_what_happened() -> None:
         ("skewguard.product_stats__category", "category_form")
     ]
     message = case.find("failure").get("message")
-    assert message.startswith("product_stats__category: category_form 0.12 > 0 (training 0, ")
-    assert message.endswith("'Books' served for 'books' (12% of values in 1 changed form): "
-                            "case, whitespace or encoding changed")  # fmt: skip
+    assert message.startswith(
+        "product_stats__category: category_form 0.0% → 12.0%, rise > 0 pp ('Books' served"
+    )
+    assert message.endswith("case, whitespace or encoding changed): block")
 
 
 def test_array_subjects_are_named() -> None:

@@ -32,13 +32,18 @@ def _as_github_would(markdown: str) -> _Collect:
     return out
 
 
-def test_verdict_comes_first_then_failing_checks_then_sizes_then_html_name() -> None:
+def test_verdict_and_why_come_first_then_failing_checks_then_sizes_then_html_name() -> None:
     blocks = parse_markdown(render_markdown(mixed_report(), html_name="skew.html"))
     headings = [b[2] for b in blocks if b[0] == "heading"]
     assert headings[0].endswith("skewguard check: INSUFFICIENT DATA")
-    assert headings[1:] == ["Checks not passing", "Joined skew: causes", "Sample sizes"]
+    assert headings[1:] == [
+        "Checks not passing",
+        "Every feature",
+        "Joined skew: causes",
+        "Sample sizes",
+    ]
     failing = next(b for b in blocks if b[0] == "table")
-    assert failing[1] == ("feature", "check", "value", "threshold", "action", "cause", "detail")
+    assert failing[1] == ("feature", "check", "value", "threshold", "action", "cause")
     assert [r[4] for r in failing[2]] == [
         "insufficient data", "block", "block", "block", "retrain", "retrain", "warn",
     ]  # fmt: skip
@@ -49,13 +54,13 @@ def test_failing_rows_carry_value_threshold_and_action() -> None:
     blocks = parse_markdown(render_markdown(mixed_report()))
     rows = {(r[0], r[1]): r for r in next(b for b in blocks if b[0] == "table")[2]}
     price = rows[("`product_stats__price` (critical)", "`null_rate`")]
-    assert price[2:5] == ("0.2", "0.1", "block")
+    # a rate reads as training -> serving percentages, its limit as a rise in points
+    assert price[2:5] == ("1.0% → 21.0%", "rise &gt; 10 pp", "block")
     assert price[5] == "null values: 21.0% served, training had 1.0%"
-    assert "serving 0.21" in price[6]
-    form = rows[("`product_stats__category`", "`category_form`")]
-    assert form[5].startswith("'Books' served for 'books'")
     warn = rows[("`product_stats__category`", "`linf_distance`")]
     assert warn[2:5] == ("0.15", "0.1 (warn)", "warn")
+    form = rows[("`product_stats__category`", "`category_form`")]
+    assert form[5].startswith("'Books' served for 'books'")
 
 
 def test_joined_causes_table_when_present_and_absent_otherwise() -> None:

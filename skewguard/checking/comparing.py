@@ -405,12 +405,13 @@ def compare_schema(training_type: str | None, serving_type: str | None) -> Measu
     else:
         state, detail = SchemaState.OK, training_type
     cause = {
-        SchemaState.MISSING_IN_SERVING: "feature not served",
-        SchemaState.MISSING_IN_TRAINING: "feature served but absent from training",
+        SchemaState.MISSING_IN_SERVING: "feature not served (missing_in_serving)",
+        SchemaState.MISSING_IN_TRAINING: "feature served but absent from training "
+        "(missing_in_training)",
     }.get(state)
     if state is SchemaState.TYPE_CHANGED:
         assert training_type is not None and serving_type is not None
-        cause = type_change_cause(training_type, serving_type)
+        cause = f"{type_change_cause(training_type, serving_type)}: type_changed"
     return Measurement(check=CheckName.SCHEMA, value=str(state), detail=detail, cause=cause)
 
 

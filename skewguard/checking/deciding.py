@@ -38,6 +38,19 @@ __all__ = ["Decision", "judge", "decide_feature", "decide", "tested_checks"]
 NEVER_IN_TRAINING = frozenset(
     {CheckName.NAN_RATE, CheckName.POS_INF_RATE, CheckName.NEG_INF_RATE, CheckName.NEGATIVE_RATE}
 )
+RATE_CHECKS = frozenset(
+    {
+        CheckName.NULL_RATE,
+        CheckName.NAN_RATE,
+        CheckName.POS_INF_RATE,
+        CheckName.NEG_INF_RATE,
+        CheckName.MISSING_OR_INVALID_RATE,
+        CheckName.NEGATIVE_RATE,
+        CheckName.MISSING_ONLINE_RATE,
+        CheckName.NEW_CATEGORY_RATE,
+        CheckName.INTEGER_RATE,
+    }
+)
 # A rise in any of these alongside unseen categories makes the unseen categories a defect.
 MISSING_CHECKS = frozenset(
     {CheckName.NULL_RATE, CheckName.MISSING_OR_INVALID_RATE, CheckName.MISSING_ONLINE_RATE}
@@ -136,14 +149,26 @@ def tested_checks(
     comparisons: Sequence[FeatureComparison],
     extra: Mapping[str, Sequence[Measurement]] | None = None,
 ) -> int:
-    """How many independent significance tests the run makes (the Bonferroni divisor).
-    Signatures reuse the p-value of the distribution change they explain: not counted."""
+    """How many significance tests the run makes (the Bonferroni divisor). Signatures reuse
+    the p-value of the distribution change they explain, and a rate with no event on
+    either side (p = 1 whatever happens: nothing to test) cannot fire: neither counts
+    (Tarone's refinement for discrete tests, in its simplest form)."""
     count = 0
     for c in comparisons:
         for m in (*c.measurements, *(extra or {}).get(c.name, ())):
-            if m.p_value is not None and not m.check.is_signature:
+            if m.p_value is not None and not m.check.is_signature and not _nothing(m):
                 count += 1
     return count
+
+
+def _nothing(m: Measurement) -> bool:
+    """A rate with no event on either side (or only events): no data could make it fire."""
+    return (
+        m.check in RATE_CHECKS
+        and m.training is not None
+        and m.training == m.serving
+        and m.training in (0.0, 1.0)
+    )
 
 
 def decide_feature(

@@ -28,11 +28,19 @@ __all__ = [
     "check_label",
     "crossed_limit",
     "sides",
+    "is_rate",
+    "percent",
+    "shown_value",
+    "shown_limit",
+    "largest_measure",
+    "headline_check",
+    "why_lines",
+    "WHY_TITLE",
     "check_message",
     "not_passing",
     "features_by_severity",
-    "causes",
     "joined_causes",
+    "causes",
     "format_example",
     "write_text",
 ]
@@ -95,45 +103,137 @@ def crossed_limit(check: Mapping[str, Any]) -> Any:
     return check.get("threshold")
 
 
+def is_rate(check: Mapping[str, Any]) -> bool:
+    """A check that compared two shares (null, NaN, new-category... rates): it carries them."""
+    return check.get("training") is not None or check.get("serving") is not None
+
+
+def percent(share: Any) -> str:
+    """A share in [0, 1] as a percentage: `31.0%`, `0.02%` for tiny shares, `-` if unknown."""
+    if not isinstance(share, int | float) or isinstance(share, bool) or not math.isfinite(share):
+        return "-"
+    if share == 0 or abs(share) >= 0.001:
+        return f"{share:.1%}"
+    return f"{share:.2%}"
+
+
+def shown_value(check: Mapping[str, Any]) -> str:
+    """What a reader compares: `4.0% → 31.0%` for a rate (training → serving), never the
+    signed difference; the measure itself for a distance."""
+    if is_rate(check):
+        t, s = check.get("training"), check.get("serving")
+        return f"serving {percent(s)}" if t is None else f"{percent(t)} → {percent(s)}"
+    return fmt(check.get("value"))
+
+
+def shown_limit(check: Mapping[str, Any], limit: Any) -> str:
+    """A limit in the unit of `shown_value`: a rate's limit is a rise in percentage points."""
+    if is_rate(check) and isinstance(limit, int | float) and not isinstance(limit, bool):
+        return f"rise > {limit * 100:.3g} pp"
+    return fmt(limit)
+
+
 def sides(check: Mapping[str, Any]) -> str:
-    """`training 0.05, serving 0.25` when the check compared two rates, else ''."""
-    t, s = check.get("training"), check.get("serving")
-    if t is None and s is None:
+    """`training 5.0%, serving 25.0%` when the check compared two rates, else ''."""
+    if not is_rate(check):
         return ""
-    return f"training {fmt(t)}, serving {fmt(s)}"
+    return f"training {percent(check.get('training'))}, serving {percent(check.get('serving'))}"
+
+
+def largest_measure(feature: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The check that came closest to its limit (largest value / threshold), passing or not,
+    so a passing feature still shows how far it moved; None when no check has both numbers."""
+    best, best_ratio = None, -math.inf
+    for check in feature.get("checks") or []:
+        value, limit = check.get("value"), check.get("threshold")
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (value, limit)):
+            continue
+        if not (math.isfinite(value) and math.isfinite(limit)) or limit <= 0:
+            continue
+        if value / limit > best_ratio:
+            best, best_ratio = check, value / limit
+    return best
+
+
+def headline_check(feature: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The one check that stands for a feature: its worst failing check, or for a passing
+    feature the one that came closest to its limit."""
+    checks: list[Mapping[str, Any]] = list(feature.get("checks") or [])
+    failing = [c for c in checks if str(c.get("verdict", "pass")) != Verdict.PASS]
+    if failing:
+        return max(failing, key=lambda c: severity(str(c.get("verdict"))))
+    return largest_measure(feature)
+
+
+def check_reason(check: Mapping[str, Any]) -> str:
+    """Why one check fired, in words: its cause when the check named one, else the measure."""
+    cause = check.get("cause")
+    if cause:
+        return str(cause)
+    label = check_label(check)
+    verdict = str(check.get("verdict"))
+    if verdict == Verdict.INSUFFICIENT_DATA:
+        return f"{label}: too few rows ({check.get('detail')})"
+    if check.get("check") == "schema":
+        return f"schema {fmt(check.get('value'))}" + (
+            f" ({check.get('detail')})" if check.get("detail") else ""
+        )
+    limit = shown_limit(check, crossed_limit(check))
+    joiner = ", " if is_rate(check) else " > "
+    return f"{label} {shown_value(check)}{joiner}{limit}"
+
+
+def why_lines(report: Mapping[str, Any], *, max_features: int = 5) -> list[tuple[str, str]]:
+    """(feature, reasons) for the features that carry the report's verdict, worst checks
+    first: the "why block / why retrain" a reader needs before any table."""
+    verdict = str(report.get("verdict"))
+    if verdict == Verdict.PASS:
+        return []
+    out = []
+    for feature in report.get("features") or []:
+        if str(feature.get("verdict")) != verdict:
+            continue
+        fired = [c for c in feature.get("checks") or [] if str(c.get("verdict")) == verdict]
+        reasons = list(dict.fromkeys(check_reason(c) for c in fired))
+        joined = feature.get("joined")
+        if isinstance(joined, Mapping) and joined.get("causes"):
+            top = max(joined["causes"], key=lambda c: c.get("count") or 0)
+            reasons.append(
+                f"replay: {fmt(joined.get('mismatch_count'))} served values differ from the "
+                f"offline store, mostly {top.get('cause')}"
+            )
+        out.append((str(feature.get("name")), "; ".join(reasons)))
+    if len(out) > max_features:
+        left = len(out) - max_features
+        out = out[:max_features] + [("", f"and {left} more features")]
+    return out
+
+
+WHY_TITLE = {
+    "block": "Why block",
+    "retrain": "Why retrain",
+    "warn": "Why warn",
+    "insufficient_data": "Why no verdict",
+}
 
 
 def check_message(feature: str, check: Mapping[str, Any]) -> str:
-    """One line naming the feature, the check, the value and the limit it crossed, and
-    what happened (the check's cause) when it fired."""
+    """One line naming the feature, the check, the value and the limit it crossed."""
     label = check_label(check)
     verdict = str(check.get("verdict"))
     detail = check.get("detail")
-    cause = check.get("cause")
-    said = f": {cause}" if cause else ""
     if verdict == Verdict.INSUFFICIENT_DATA:
         return f"{feature}: {label}: insufficient data ({detail})"
     if check.get("check") == "schema":
         text = f"{feature}: schema {fmt(check.get('value'))}"
-        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}{said}"
-    text = f"{feature}: {label} {fmt(check.get('value'))}"
-    limit = crossed_limit(check)
+        return text + (f" ({detail})" if detail else "") + f": {verdict_label(verdict)}"
+    text = f"{feature}: {label} {shown_value(check)}"
     if verdict == Verdict.PASS:
-        text += f" within threshold {fmt(check.get('threshold'))}"
+        text += f" within {shown_limit(check, check.get('threshold'))}"
     else:
-        text += f" > {fmt(limit)}"
-    extra = "; ".join(x for x in (sides(check), detail) if x)
-    return text + (f" ({extra})" if extra else "") + f": {verdict_label(verdict)}{said}"
-
-
-def causes(feature: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
-    """(check, cause) for every check of `feature` that fired with a cause, worst first."""
-    fired = [
-        (c, str(c.get("cause")))
-        for c in feature.get("checks") or []
-        if c.get("cause") and c.get("verdict") not in (None, Verdict.PASS)
-    ]
-    return sorted(fired, key=lambda pair: -severity(str(pair[0].get("verdict"))))
+        text += (", " if is_rate(check) else " > ") + shown_limit(check, crossed_limit(check))
+    extra = "; ".join(str(x) for x in (check.get("cause"), detail) if x)
+    return text + (f" ({extra})" if extra else "") + f": {verdict_label(verdict)}"
 
 
 def features_by_severity(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -153,6 +253,16 @@ def not_passing(report: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapp
     ]
     index = {id(r[1]): i for i, r in enumerate(rows)}
     return sorted(rows, key=lambda r: (-severity(str(r[1].get("verdict"))), index[id(r[1])]))
+
+
+def causes(feature: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
+    """(check, cause) for every check of `feature` that fired with a cause, worst first."""
+    fired = [
+        (c, str(c.get("cause")))
+        for c in feature.get("checks") or []
+        if c.get("cause") and c.get("verdict") not in (None, Verdict.PASS)
+    ]
+    return sorted(fired, key=lambda pair: -severity(str(pair[0].get("verdict"))))
 
 
 def joined_causes(

@@ -2,8 +2,7 @@
 
 Order: the verdict, an overview (counts and a sortable table of features), the checks
 that did not pass, joined-skew causes, then one section per feature, worst first, with
-the causes of its fired checks beside an inline SVG overlay of its training and serving
-distributions, its joined mismatch
+an inline SVG overlay of its training and serving distributions, its joined mismatch
 causes and a sortable table of every check; last, the inputs, sample sizes and policy.
 
 Self-contained: styles, the plots and a few lines of table-sorting script are inline;
@@ -22,18 +21,22 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import (
+    WHY_TITLE,
     causes,
     check_label,
     crossed_limit,
     features_by_severity,
     fmt,
     format_example,
+    headline_check,
     joined_causes,
     not_passing,
     report_dict,
     severity,
-    sides,
+    shown_limit,
+    shown_value,
     verdict_label,
+    why_lines,
 )
 from skewguard.report.html_assets import SORT_SCRIPT, STYLE
 from skewguard.report.markdown import VERDICT_MEANING
@@ -52,6 +55,12 @@ def _e(value: Any) -> str:
 def _num_cell(value: Any) -> str:
     sort = value if isinstance(value, int | float) and not isinstance(value, bool) else ""
     return f'<td class="num" data-sort="{_e(sort)}">{_e(fmt(value))}</td>'
+
+
+def _shown_cell(text: str, sort: Any) -> str:
+    """A value or limit as the reader compares it (rates as percentages), sorted by number."""
+    key = sort if isinstance(sort, int | float) and not isinstance(sort, bool) else ""
+    return f'<td class="num" data-sort="{_e(key)}">{_e(text)}</td>'
 
 
 def _share_cell(share: float | None) -> str:
@@ -105,6 +114,7 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         f'<h1>skewguard check: <span class="verdict-word">{_e(verdict_label(verdict).upper())}'
         "</span></h1>",
         f"<p>{_e(VERDICT_MEANING.get(verdict, verdict))}</p>",
+        _why(d),
         f'<p class="small">generated {_e(d.get("generated_at"))} by skewguard '
         f"{_e(d.get('skewguard_version'))}, report schema {_e(d.get('schema_version'))}</p>",
         "</header><main>",
@@ -121,6 +131,19 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
     return "\n".join(parts) + "\n"
 
 
+def _why(d: Mapping[str, Any]) -> str:
+    """The features that carry the verdict and why, in words, at the top of the page."""
+    lines = why_lines(d)
+    if not lines:
+        return ""
+    title = WHY_TITLE.get(str(d.get("verdict")), "Why")
+    items = "".join(
+        f"<li><b>{_e(name)}</b>: {_e(reasons)}</li>" if name else f"<li>{_e(reasons)}</li>"
+        for name, reasons in lines
+    )
+    return f'<div class="why" id="why"><p><b>{_e(title)}:</b></p><ul>{items}</ul></div>'
+
+
 def _overview(
     d: Mapping[str, Any], features: list[Mapping[str, Any]], anchors: Mapping[int, str]
 ) -> str:
@@ -129,21 +152,22 @@ def _overview(
     sizes = d.get("sample_sizes") or {}
     rows = []
     for f in features:
-        worst = max(
-            f.get("checks") or [{}],
-            key=lambda c: severity(str(c.get("verdict", "pass"))),
-        )
-        failing = worst.get("verdict") not in (None, "pass")
+        shown = headline_check(f)
         rows_ = f.get("rows") or {}
         critical = "yes" if f.get("critical") else ""
+        measure = (
+            f"<td>{_e(check_label(shown))}</td>"
+            + _shown_cell(shown_value(shown), shown.get("value"))
+            + _shown_cell(shown_limit(shown, crossed_limit(shown)), crossed_limit(shown))
+            if shown
+            else '<td></td><td class="num"></td><td class="num"></td>'
+        )
         rows.append(
             f'<tr class="r-{_e(f.get("verdict"))}" data-feature="{_e(f.get("name"))}">'
             f'<td><a href="#{anchors[id(f)]}">{_e(f.get("name"))}</a></td>'
             f"<td>{_e(f.get('kind') or '-')}</td>"
             f"{_verdict_cell(str(f.get('verdict')))}<td>{critical}</td>"
-            f"<td>{_e(check_label(worst)) if failing else ''}</td>"
-            + (_num_cell(worst.get("value")) if failing else '<td class="num"></td>')
-            + (_num_cell(crossed_limit(worst)) if failing else '<td class="num"></td>')
+            + measure
             + _num_cell(rows_.get("training"))
             + _num_cell(rows_.get("serving"))
             + "</tr>"
@@ -153,7 +177,7 @@ def _overview(
         ("kind", False),
         ("verdict", False),
         ("critical", False),
-        ("worst check", False),
+        ("worst or largest check", False),
         ("value", True),
         ("threshold", True),
         ("training rows", True),
@@ -174,16 +198,15 @@ def _check_row(feature: Mapping[str, Any], check: Mapping[str, Any], anchor: str
     verdict = str(check.get("verdict"))
     name = _e(feature.get("name"))
     cells = f'<td><a href="#{anchor}">{name}</a></td>' if anchor is not None else ""
-    detail = "; ".join(x for x in (sides(check), check.get("detail")) if x)
+    detail = "; ".join(str(x) for x in (check.get("cause"), check.get("detail")) if x)
+    threshold, warn = check.get("threshold"), check.get("warn_threshold")
     return (
         f'<tr class="r-{_e(verdict)}">{cells}<td>{_e(check_label(check))}</td>'
-        + _num_cell(check.get("value"))
-        + _num_cell(check.get("threshold"))
-        + _num_cell(check.get("warn_threshold"))
-        + _num_cell(check.get("p_value"))
+        + _shown_cell(shown_value(check), check.get("value"))
+        + _shown_cell(shown_limit(check, threshold), threshold)
+        + _shown_cell(shown_limit(check, warn), warn)
         + _verdict_cell(verdict)
-        + f'<td>{_e(check.get("action"))}</td><td class="cause">{_e(check.get("cause") or "")}'
-        f"</td><td>{_e(detail)}</td></tr>"
+        + f"<td>{_e(check.get('action'))}</td><td>{_e(detail)}</td></tr>"
     )
 
 
@@ -192,11 +215,9 @@ _CHECK_HEADER = [
     ("value", True),
     ("threshold", True),
     ("warn threshold", True),
-    ("p-value", True),
     ("verdict", False),
     ("action", False),
     ("cause", False),
-    ("detail", False),
 ]
 
 
@@ -247,20 +268,7 @@ def _joined_overview(d: Mapping[str, Any], anchors: Mapping[int, str]) -> str:
     )
 
 
-def _causes_box(feature: Mapping[str, Any]) -> str:
-    """What happened to this feature, in words, shown beside its plot."""
-    fired = causes(feature)
-    if not fired:
-        return ""
-    items = "".join(
-        f'<li class="c-{_e(c.get("verdict"))}"><b>{_e(check_label(c))}</b> '
-        f"({_e(verdict_label(str(c.get('verdict'))))}): {_e(text)}</li>"
-        for c, text in fired
-    )
-    return f'<div class="causes"><h4>What happened</h4><ul>{items}</ul></div>'
-
-
-def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
+def _plots(name: str, dist: Mapping[str, Any] | None) -> str:
     if not isinstance(dist, Mapping):
         return (
             '<p class="meta">No distribution: the feature is missing on one side, or its '
@@ -285,7 +293,7 @@ def _plots(name: str, dist: Mapping[str, Any] | None, side: str = "") -> str:
         return render_joint(dist)
     else:
         return f'<p class="meta">No plot for distribution kind {_e(kind)}.</p>'
-    out = ['<div class="plots">', side]
+    out = ['<div class="plots">']
     for caption, svg in figures:
         out.append(f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>")
     out.append("</div>")
@@ -382,6 +390,19 @@ def _joined_section(joined: Mapping[str, Any]) -> str:
     return f'<div class="joined"><h4>Joined mismatch causes</h4><p>{counts}</p>{table}</div>'
 
 
+def _causes_box(feature: Mapping[str, Any]) -> str:
+    """What happened to this feature, in words, right above its plot."""
+    fired = causes(feature)
+    if not fired:
+        return ""
+    items = "".join(
+        f'<li class="c-{_e(c.get("verdict"))}"><b>{_e(check_label(c))}</b> '
+        f"({_e(verdict_label(str(c.get('verdict'))))}): {_e(text)}</li>"
+        for c, text in fired
+    )
+    return f'<div class="causes"><h4>What happened</h4><ul>{items}</ul></div>'
+
+
 def _feature(f: Mapping[str, Any], anchor: str) -> str:
     verdict = str(f.get("verdict"))
     name = str(f.get("name"))
@@ -393,13 +414,10 @@ def _feature(f: Mapping[str, Any], anchor: str) -> str:
         + (", critical" if f.get("critical") else "")
     )
     checks = [_check_row(f, c, None) for c in f.get("checks") or []]
-    side = _causes_box(f)
-    plots = _plots(name, f.get("distribution"), side)
-    if side and side not in plots:  # no plot to stand beside: the causes stand alone
-        plots = side + plots
     body = (
         f'<p class="meta">{meta}</p>'
-        + plots
+        + _causes_box(f)
+        + _plots(name, f.get("distribution"))
         + (_joined_section(f["joined"]) if isinstance(f.get("joined"), Mapping) else "")
         + "<h4>Checks</h4>"
         + _table(_CHECK_HEADER, checks)

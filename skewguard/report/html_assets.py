@@ -66,6 +66,8 @@ tr.r-retrain td.verdict { color: #6a3fb5; } tr.r-block td.verdict { color: #c628
 tr.r-insufficient_data td.verdict { color: #546e7a; }
 td.verdict { font-weight: 600; }
 .meta { color: #5b6570; }
+.why { margin: 8px auto 0; max-width: 1180px; } .why p { margin: 0; }
+.why ul { margin: 2px 0 0; padding-left: 20px; }
 .plots { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 figure { margin: 0; display: grid; grid-template-columns: auto auto; gap: 4px 14px;
   align-items: start; }

@@ -15,7 +15,7 @@ A check *fails* when its verdict is at or above `fail_on` (the same gate as
 Insufficient data is an *error*, never a skip: the check could not be evaluated, and a
 skipped test is too easy to overlook. A warn, and any finding below `fail_on`, passes
 and carries its message in `system-out`. Every message names the feature, the check,
-the value and the threshold, and ends with the cause (what happened) when there is one.
+the value and the threshold, with the cause (what happened) when there is one.
 """
 
 from __future__ import annotations

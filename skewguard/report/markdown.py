@@ -1,8 +1,10 @@
 """The Markdown report: shaped for a CI job summary or a pull-request comment.
 
-Order: the verdict and what it means, the table of checks that did not pass (feature,
-check, value, threshold crossed, action, cause, detail), joined-skew causes when the report has
-joined sections, sample sizes and inputs, and the name of the HTML report. Every string
+Order: the verdict and what it means, why (the features that carry the verdict and their
+causes), the table of checks that did not pass (feature, check, value, threshold crossed,
+action, cause), every feature with its largest measure (so a passing feature still shows
+how far it moved), joined-skew causes when the report has joined sections, sample sizes and
+inputs, and the name of the HTML report. Rates read as training → serving percentages. Every string
 from the report is escaped, so a feature name or category such as `<script>` shows as
 text. Long tables are cut at `max_rows` with a line saying how many rows were left out
 (GitHub limits a comment to 65,536 characters and a job summary to 1 MiB).
@@ -14,15 +16,20 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from skewguard.report.common import (
+    WHY_TITLE,
     check_label,
     crossed_limit,
+    features_by_severity,
     fmt,
     format_example,
+    headline_check,
     joined_causes,
     not_passing,
     report_dict,
-    sides,
+    shown_limit,
+    shown_value,
     verdict_label,
+    why_lines,
 )
 
 if TYPE_CHECKING:
@@ -105,7 +112,7 @@ def _threshold(check: Mapping[str, Any]) -> str:
         return "min\\_rows"
     if check.get("check") == "schema":
         return "types match"
-    text = md_escape(fmt(crossed_limit(check)))
+    text = md_escape(shown_limit(check, crossed_limit(check)))
     return f"{text} (warn)" if verdict == "warn" else text
 
 
@@ -130,8 +137,10 @@ def render_markdown(
         f"{len(features)} features: {md_escape(counts) or 'none'}.",
         "",
     ]
+    lines += _why_section(d)
     failing = not_passing(d)
     lines += _failing_section(features, failing, max_rows)
+    lines += _features_section(d, max_rows)
     lines += _joined_section(d, max_rows)
     lines += _sizes_section(d, failing)
     if html_name:
@@ -156,22 +165,59 @@ def _failing_section(
             [
                 md_code(f.get("name")) + (" (critical)" if f.get("critical") else ""),
                 md_code(check_label(c)),
-                md_escape(fmt(c.get("value"))),
+                md_escape(shown_value(c)),
                 _threshold(c),
                 md_escape(verdict_label(str(c.get("verdict")))),
-                md_escape(c.get("cause") or ""),
-                md_escape("; ".join(x for x in (sides(c), c.get("detail")) if x)),
+                md_escape("; ".join(str(x) for x in (c.get("cause"), c.get("detail")) if x)),
             ]
             for f, c in failing
         ]
         shown, left = _cut(rows, max_rows)
-        header = ["feature", "check", "value", "threshold", "action", "cause", "detail"]
+        header = ["feature", "check", "value", "threshold", "action", "cause"]
         lines += _table(header, shown, numeric={2})
         if left:
             lines += ["", f"... and {left} more checks not passing (see the HTML report)."]
     else:
         total = sum(len(f.get("checks") or []) for f in features)
         lines.append(f"All {total} checks passed.")
+    return [*lines, ""]
+
+
+def _why_section(d: Mapping[str, Any]) -> list[str]:
+    """The reasons for the verdict, before any table: features and causes in words."""
+    lines = why_lines(d)
+    if not lines:
+        return []
+    title = WHY_TITLE.get(str(d.get("verdict")), "Why")
+    out = [f"**{title}:**", ""]
+    for name, reasons in lines:
+        label = f"{md_code(name, table=False)}: " if name else ""
+        out.append(f"- {label}{md_escape(reasons)}")
+    return [*out, ""]
+
+
+def _features_section(d: Mapping[str, Any], max_rows: int) -> list[str]:
+    """Every feature with its worst check, or for a passing one the check that came closest
+    to its limit."""
+    rows = []
+    for f in features_by_severity(d):
+        check = headline_check(f)
+        rows.append(
+            [
+                md_code(f.get("name")),
+                md_escape(verdict_label(str(f.get("verdict")))),
+                md_code(check_label(check)) if check else "-",
+                md_escape(shown_value(check)) if check else "-",
+                md_escape(shown_limit(check, crossed_limit(check))) if check else "-",
+            ]
+        )
+    if not rows:
+        return []
+    shown, left = _cut(rows, max_rows)
+    lines = ["### Every feature", ""]
+    lines += _table(["feature", "verdict", "check", "value", "threshold"], shown, numeric={3})
+    if left:
+        lines += ["", f"... and {left} more features (see the HTML report)."]
     return [*lines, ""]
 
 

@@ -5,8 +5,9 @@ Counts are normalised to proportions of each side, so a 1,000-row serving sample
 1,000,000-row training set share one axis. Training is drawn blue, serving orange, both
 half transparent, overlaid on the same bins:
 
-- `histogram_svg`: numeric bins frozen from training; bucket 0 is the underflow
-  (< first edge) and the last bucket the overflow (>= last edge), both shaded and labelled.
+- `histogram_svg`: numeric bins frozen from training, drawn to their real widths with
+  heights as densities (area = share); bucket 0 is the underflow (< first edge) and the
+  last bucket the overflow (>= last edge), both shaded, labelled, on fixed strips.
 - `categories_svg`: one row per category (training vocabulary, then `other` for values
   unseen in training and `null`), widest differences first when there are too many.
 
@@ -22,11 +23,21 @@ from html import escape
 
 from skewguard.report.common import fmt
 
-__all__ = ["histogram_svg", "categories_svg", "proportions", "TRAINING_COLOUR", "SERVING_COLOUR"]
+__all__ = [
+    "histogram_svg",
+    "bin_geometry",
+    "categories_svg",
+    "proportions",
+    "TRAINING_COLOUR",
+    "SERVING_COLOUR",
+]
 
 TRAINING_COLOUR = "#4c78a8"
 SERVING_COLOUR = "#f58518"
 WIDTH = 640
+OPEN_STRIP = 0.07  # share of the plot width given to each open-ended bucket
+MIN_BAR = 2.0  # pixels: a bin of repeated edges still shows
+MIN_TICK_GAP = 22.0  # pixels between edge labels
 
 
 def proportions(counts: Sequence[float | int | None]) -> list[float]:
@@ -77,6 +88,37 @@ def _legend(x: float, y: float, n_training: float, n_serving: float) -> list[str
     return out
 
 
+def bin_geometry(
+    edges: Sequence[float], n: int, left: float, width: float
+) -> list[tuple[float, float]]:
+    """(x, width) in pixels of each of `n` buckets, drawn to the bins' real widths.
+
+    Interior bins span the frozen edges on a linear axis, so quantile bins that are narrow
+    where values crowd look narrow; the open-ended underflow and overflow buckets get a
+    fixed strip on each side. A bin narrower than `MIN_BAR` pixels (repeated edges of a
+    discrete feature) is widened to that, centred on its position.
+    """
+    if n <= 1 or not edges:
+        return [(left, width)] * max(n, 1)
+    strip = width * OPEN_STRIP
+    inner_left, inner_w = left + strip, width - 2 * strip
+    lo, hi = float(edges[0]), float(edges[-1])
+    span = hi - lo
+
+    def x_of(value: float) -> float:
+        return inner_left + (inner_w * (value - lo) / span if span > 0 else inner_w / 2)
+
+    out = [(left, strip)]
+    for i in range(1, n - 1):
+        x0, x1 = x_of(float(edges[i - 1])), x_of(float(edges[i]))
+        if x1 - x0 < MIN_BAR:
+            mid = (x0 + x1) / 2
+            x0, x1 = mid - MIN_BAR / 2, mid + MIN_BAR / 2
+        out.append((x0, x1 - x0))
+    out.append((left + width - strip, strip))
+    return out
+
+
 def histogram_svg(
     feature: str,
     edges: Sequence[float],
@@ -86,59 +128,70 @@ def histogram_svg(
     plot: str = "histogram",
     title: str | None = None,
 ) -> str:
-    """Overlaid training and serving histograms over frozen `edges` (len(edges) + 1 bins)."""
+    """Overlaid training and serving histograms over frozen `edges` (len(edges) + 1 bins).
+
+    Bins are drawn to their real widths and bar heights are densities (share / width), so
+    each bar's area is its share of rows: quantile bins of training then show its shape
+    instead of a flat row of equal bars. The y axis is relative density (no unit)."""
     n = max(len(training), len(serving), len(edges) + 1)
     pt = proportions(list(training) + [0] * (n - len(training)))
     ps = proportions(list(serving) + [0] * (n - len(serving)))
     left, right, top, bottom = 52, 12, 30, 64
     height = 270
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    y_max = _nice_top(max(pt + ps, default=0.0))
-    bw = plot_w / n
+    geometry = bin_geometry(edges, n, left, plot_w)
+    dt = [share / w if w > 0 else 0.0 for share, (_, w) in zip(pt, geometry, strict=True)]
+    ds = [share / w if w > 0 else 0.0 for share, (_, w) in zip(ps, geometry, strict=True)]
+    peak = max(dt + ds, default=0.0)
+    y_max = peak * 1.05 if peak > 0 else 1.0
     label = title or f"{feature}: training vs serving distribution"
     out = _open(feature, plot, WIDTH, height, label)
     out += _legend(left, 16, sum(_num(c) for c in training), sum(_num(c) for c in serving))
     # under- and overflow buckets are shaded so they read as open-ended
     if n > 1:
         for i in (0, n - 1):
+            x, w = geometry[i]
             out.append(
-                f'<rect x="{left + i * bw:.1f}" y="{top}" width="{bw:.1f}" height="{plot_h}" '
-                'class="openbin"/>'
+                f'<rect x="{x:.1f}" y="{top}" width="{w:.1f}" height="{plot_h}" class="openbin"/>'
             )
     for k in range(5):
-        share = y_max * k / 4
-        y = top + plot_h - plot_h * share / y_max
+        y = top + plot_h - plot_h * k / 4
         out.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
         )
-        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" class="ytick">{_pct(share)}</text>')
+    mid = top + plot_h / 2
+    out.append(
+        f'<text x="16" y="{mid:.1f}" class="binlabel" transform="rotate(-90 16 {mid:.1f})">'
+        "density (area = share)</text>"
+    )
     for i in range(n):
         name = _bucket_name(i, edges, n)
-        for side, shares, colour, counts in (
-            ("training", pt, TRAINING_COLOUR, training),
-            ("serving", ps, SERVING_COLOUR, serving),
+        x, w = geometry[i]
+        for side, shares, dens, colour, counts in (
+            ("training", pt, dt, TRAINING_COLOUR, training),
+            ("serving", ps, ds, SERVING_COLOUR, serving),
         ):
-            h = plot_h * shares[i] / y_max
+            h = plot_h * dens[i] / y_max
             count = _num(counts[i]) if i < len(counts) else 0
             out.append(
-                f'<rect x="{left + i * bw + bw * 0.1:.1f}" y="{top + plot_h - h:.1f}" '
-                f'width="{bw * 0.8:.1f}" height="{h:.1f}" fill="{colour}" fill-opacity="0.55" '
-                f'data-side="{side}"><title>{side} {escape(name)}: {_pct(shares[i])} '
-                f"({fmt(int(count))})</title></rect>"
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{w:.1f}" '
+                f'height="{h:.1f}" fill="{colour}" fill-opacity="0.5" data-side="{side}">'
+                f"<title>{side} {escape(name)}: {_pct(shares[i])} ({fmt(int(count))})</title>"
+                "</rect>"
             )
     base = top + plot_h
     out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" class="axis"/>')
-    for j, edge in enumerate(edges):
-        x = left + (j + 1) * bw
+    for j in _tick_edges(geometry, len(edges)):
+        x = geometry[j + 1][0]
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}" class="axis"/>')
         out.append(
             f'<text x="{x:.1f}" y="{base + 14}" class="xtick" '
-            f'transform="rotate(-30 {x:.1f} {base + 14})">{escape(fmt(edge))}</text>'
+            f'transform="rotate(-30 {x:.1f} {base + 14})">{escape(fmt(edges[j]))}</text>'
         )
     if n > 1:
         for i, word in ((0, "underflow"), (n - 1, "overflow")):
-            x = left + i * bw + bw / 2
-            out.append(f'<text x="{x:.1f}" y="{height - 6}" class="binlabel">{word}</text>')
+            x, w = geometry[i]
+            out.append(f'<text x="{x + w / 2:.1f}" y="{height - 6}" class="binlabel">{word}</text>')
     else:
         out.append(
             f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" class="binlabel">'
@@ -146,6 +199,21 @@ def histogram_svg(
         )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _tick_edges(geometry: Sequence[tuple[float, float]], n_edges: int) -> list[int]:
+    """Indices of the edges to label (edge j is where bucket j + 1 starts), no two labels
+    closer than `MIN_TICK_GAP` pixels; the first and the last edge always."""
+    picked: list[int] = []
+    last = -math.inf
+    for j in range(n_edges):
+        x = geometry[j + 1][0]
+        if x - last >= MIN_TICK_GAP or j == n_edges - 1:
+            if j == n_edges - 1 and picked and x - last < MIN_TICK_GAP and len(picked) > 1:
+                picked.pop()  # keep the last edge rather than its crowded neighbour
+            picked.append(j)
+            last = x
+    return picked
 
 
 def _num(value: object) -> float:
