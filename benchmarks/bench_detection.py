@@ -225,9 +225,6 @@ def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dic
     rates measured on the way."""
     measured: dict[float, float] = {}
     lo, hi = 0, len(grid) - 1
-    measured[grid[hi]] = rate_at(grid[hi])
-    if measured[grid[hi]] < 0.95:
-        return {"smallest": None, "rates": measured}
     while lo < hi:
         mid = (lo + hi) // 2
         measured[grid[mid]] = rate_at(grid[mid])
@@ -235,7 +232,10 @@ def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dic
             hi = mid
         else:
             lo = mid + 1
-    return {"smallest": grid[hi], "rates": dict(sorted(measured.items()))}
+    if grid[hi] not in measured:  # never probed: only the largest effect is left
+        measured[grid[hi]] = rate_at(grid[hi])
+    smallest = grid[hi] if measured[grid[hi]] >= 0.95 else None
+    return {"smallest": smallest, "rates": dict(sorted(measured.items()))}
 
 
 # --------------------------------------------------------------------------- one size
