@@ -60,6 +60,7 @@ from tests.check_fixtures import manifest_document  # noqa: E402
 SHIFT_GRID = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0]
 RISE_GRID = [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2]
 CAUGHT = {"retrain", "block"}
+POWER_TARGET = {"shift": "customer__avg_basket", "rise": "product__rating"}
 LARGE = 1_000_000
 
 
@@ -133,6 +134,7 @@ class Skewguard:
                 "value": c.value,
                 "threshold": c.threshold,
                 "detail": c.detail,
+                "cause": c.cause,
             }
             for f in report.features
             for c in f.checks
@@ -223,9 +225,6 @@ def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dic
     rates measured on the way."""
     measured: dict[float, float] = {}
     lo, hi = 0, len(grid) - 1
-    measured[grid[hi]] = rate_at(grid[hi])
-    if measured[grid[hi]] < 0.95:
-        return {"smallest": None, "rates": measured}
     while lo < hi:
         mid = (lo + hi) // 2
         measured[grid[mid]] = rate_at(grid[mid])
@@ -233,7 +232,10 @@ def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dic
             hi = mid
         else:
             lo = mid + 1
-    return {"smallest": grid[hi], "rates": dict(sorted(measured.items()))}
+    if grid[hi] not in measured:  # never probed: only the largest effect is left
+        measured[grid[hi]] = rate_at(grid[hi])
+    smallest = grid[hi] if measured[grid[hi]] >= 0.95 else None
+    return {"smallest": smallest, "rates": dict(sorted(measured.items()))}
 
 
 # --------------------------------------------------------------------------- one size
@@ -338,6 +340,10 @@ def power(
     ev: Evidently | None,
 ) -> dict[str, Any]:
     def rate(tool: str, kind: str) -> Callable[[float], float]:
+        # Caught means the changed feature itself fires (skewguard: retrain or block on it;
+        # Evidently: that column drifted), so another column's noise cannot count as power.
+        target = POWER_TARGET[kind]
+
         def at(effect: float) -> float:
             caught = 0
             for r in range(reps):
@@ -348,10 +354,10 @@ def power(
                     table = suite.shifted(n, seed, null_rise=effect)
                 if tool == "skewguard":
                     result = sg.run(snapshot, write_serving(serving_dir, table))
-                    caught += result["verdict"] in CAUGHT
+                    caught += any(f["feature"] == target for f in result["fired"])
                 else:
                     assert ev is not None
-                    caught += bool(evidently_caught(ev.run(training, table)))
+                    caught += target in ev.run(training, table).get("columns", [])
             return caught / reps
 
         return at
@@ -417,6 +423,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--markdown", type=Path, default=REPO / "docs" / "detection_benchmark.md")
     p.add_argument("--json", type=Path, default=REPO / "docs" / "detection_benchmark.json")
     p.add_argument("--keep", type=Path, help="generate data here and keep it")
+    p.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="only merge the sizes of earlier runs' JSON files (run in parallel, "
+        "one size each) into --json and --markdown",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.sizes = "1000,10000"
@@ -427,8 +441,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def combine(paths: list[Path]) -> dict[str, Any]:
+    """One result from several runs: the first run's header, every run's sizes in order."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    result = dict(runs[0])
+    result["command"] = " && ".join(r["command"] for r in runs)
+    result["commit"] = ", ".join(sorted({r["commit"] for r in runs}))
+    result["started"] = min(r["started"] for r in runs)
+    result["finished"] = max(r.get("finished", "") for r in runs)
+    result["load_average_end"] = max((r.get("load_average_end") for r in runs), default=None)
+    result["load_average_start"] = max(r["load_average_start"] for r in runs)
+    result["sizes"] = sorted((s for r in runs for s in r["sizes"]), key=lambda s: s["rows"])
+    result["settings"] = [r["settings"] for r in runs]
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.combine:
+        result = combine(args.combine)
+        _write(args, result)
+        print(render_markdown(result))
+        return result
     ev: Evidently | None = None
     if not args.no_evidently:
         try:

@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 CAUGHT = {"retrain", "block"}
+EXPLAINING = {
+    "schema",
+    "unit_change",
+    "time_offset",
+    "precision_loss",
+    "default_fill",
+    "clipping",
+    "swapped",
+    "category_form",
+    "nan_rate",
+    "pos_inf_rate",
+    "missing_online_rate",
+    "missing_or_invalid_rate",
+}
 
 
 def _pct(x: float) -> str:
@@ -60,7 +74,12 @@ def _cause(row: dict[str, Any]) -> str:
     if not fired:
         warned = row["skewguard"].get("warned") or []
         return f"warn on {', '.join(warned)}" if warned else "-"
-    first = fired[0]
+    # The check that explains it: a signature or the schema, then any check with a cause.
+    ranked = sorted(
+        fired,
+        key=lambda f: (f["check"] not in EXPLAINING, not f.get("cause"), fired.index(f)),
+    )
+    first = ranked[0]
     detail = (first.get("cause") or first.get("detail") or "").replace("|", "/")
     if not detail and isinstance(first.get("value"), int | float):
         detail = f"{first['value']:.4g} > {first.get('threshold')}"
@@ -194,8 +213,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         "Smallest effect caught in at least 95% of the repetitions (bisection over a fixed "
         "grid): a mean shift of `customer__avg_basket` in training standard deviations, and a "
-        "rise of `product__rating`'s null share in percentage points (training: 3%). The "
-        "false-alarm rate is over clean resamples, with its exact one-sided 95% upper bound.",
+        "rise of `product__rating`'s null share in percentage points (training: 3%). Caught "
+        "means that feature itself fires (skewguard: retrain or block on it; Evidently: that "
+        "column drifted). The false-alarm rate is over clean resamples (any retrain or block; "
+        "Evidently: any drifted column), with its exact one-sided 95% upper bound.",
         "",
         *_power(sizes),
         "",
