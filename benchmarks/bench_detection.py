@@ -241,7 +241,15 @@ def smallest_caught(grid: list[float], rate_at: Callable[[float], float]) -> dic
 # --------------------------------------------------------------------------- one size
 
 
-def run_size(n: int, args: argparse.Namespace, root: Path, ev: Evidently | None) -> dict[str, Any]:
+def run_size(
+    n: int,
+    args: argparse.Namespace,
+    root: Path,
+    ev: Evidently | None,
+    save: Callable[[dict[str, Any]], None] = lambda partial: None,
+) -> dict[str, Any]:
+    """Every stage at n rows per side; `save` gets the size's result after each stage, so a
+    run stopped early keeps what it measured."""
     sg, sg_repeated = Skewguard(), Skewguard(joint=False)
     large = n >= LARGE
     clean_runs = args.large_clean_resamples if large else args.clean_resamples
@@ -277,6 +285,7 @@ def run_size(n: int, args: argparse.Namespace, root: Path, ev: Evidently | None)
             f"{sg_result['seconds']:6.2f} s{ev_text}"
         )
 
+    save(out)
     verdicts: dict[str, int] = {}
     sg_seconds: list[float] = []
     ev_clean = {"runs": 0, "alarms": 0, "errors": 0, "seconds": []}
@@ -314,6 +323,7 @@ def run_size(n: int, args: argparse.Namespace, root: Path, ev: Evidently | None)
         f"{out['clean'].get('evidently', 'not run')}"
     )
 
+    save(out)
     if power_reps and n <= args.power_max_rows:
         out["power"] = power(
             n,
@@ -501,7 +511,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     root = args.keep or Path(tempfile.mkdtemp(prefix="skewguard-detection-"))
     try:
         for n in args.size_list:
-            result["sizes"].append(run_size(n, args, root, ev))
+
+            def save(partial: dict[str, Any]) -> None:
+                sizes = [s for s in result["sizes"] if s["rows"] != partial["rows"]]
+                result["sizes"] = [*sizes, partial]
+                result["load_average_end"] = os.getloadavg()
+                result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+                _write(args, result)
+
+            done = run_size(n, args, root, ev, save)
+            result["sizes"] = [s for s in result["sizes"] if s["rows"] != n]
+            result["sizes"].append(done)
             result["load_average_end"] = os.getloadavg()
             result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
             _write(args, result)  # after every size: a long run keeps what it measured

@@ -40,13 +40,18 @@ def _summary(size: dict[str, Any]) -> list[str]:
     defects = [c for c in cases if c["family"] == "defect"]
     drifts = [c for c in cases if c["family"] == "drift"]
     sg_time = sorted(c["skewguard"]["seconds"] for c in cases)
-    clean = size["clean"]["skewguard"]
+    clean = size["clean"].get("skewguard")
+    clean_text = (
+        f"{clean['false_alarms']}/{clean['runs']} (≤ {_pct(clean['upper_95'])})"
+        if clean
+        else "not run"
+    )
     lines = [
         f"| skewguard | {_size(size['rows'])} "
         f"| {sum(_sg_ok(c)[0] for c in defects)}/{len(defects)} "
         f"| {sum(_sg_ok(c)[0] for c in drifts)}/{len(drifts)} "
         f"| {sum(_sg_ok(c)[1] for c in defects + drifts)}/{len(defects + drifts)} "
-        f"| {clean['false_alarms']}/{clean['runs']} (≤ {_pct(clean['upper_95'])}) "
+        f"| {clean_text} "
         f"| {sg_time[len(sg_time) // 2]:.2f} s |"
     ]
     if all("evidently" in c for c in cases):
@@ -152,7 +157,7 @@ def _power(sizes: list[dict[str, Any]]) -> list[str]:
             f"| {_power_cell(sg.get('mean_shift_sd'), ' SD')} "
             f"| {_power_cell(ev.get('mean_shift_sd'), ' SD')} "
             f"| {_rise_cell(sg.get('null_rate_rise'))} | {_rise_cell(ev.get('null_rate_rise'))} "
-            f"| {_alarm_cell(s['clean']['skewguard'])} "
+            f"| {_alarm_cell(s['clean'].get('skewguard'))} "
             f"| {_alarm_cell(s['clean'].get('evidently'))} |"
         )
     return lines
