@@ -62,19 +62,22 @@ def _policy(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_correlation_flip_with_unchanged_marginals_fires_and_names_both(tmp_path) -> None:
-    report = sg.check(_training(_correlated(N, 0.8, 1)), _serving(_correlated(N, -0.8, 2)))
+    on = _policy(tmp_path, "[joint]\nenabled = true\n")
+    report = sg.check(
+        _training(_correlated(N, 0.8, 1)), _serving(_correlated(N, -0.8, 2)), policy=on
+    )
     for name in ("v__a", "v__b", "v__c"):
         assert report.feature(name).verdict is Verdict.PASS, name  # every marginal holds
     joint = _joint(report)
     result = joint.checks[0]
     assert result.check is CheckName.JOINT_AUC
-    assert joint.verdict is Verdict.WARN and report.verdict is Verdict.WARN  # default: warn
+    assert joint.verdict is Verdict.WARN and report.verdict is Verdict.WARN  # action: warn
     assert result.value > 0.55 and joint.distribution["auc"] > 0.8
     assert joint.distribution["carriers"][:2] in (["v__a", "v__b"], ["v__b", "v__a"])
     assert "v__c" not in joint.distribution["carriers"]
     assert "v__a" in result.cause and "v__b" in result.cause and "v__c" not in result.cause
 
-    policy = _policy(tmp_path, '[joint]\naction = "retrain"\n')
+    policy = _policy(tmp_path, '[joint]\nenabled = true\naction = "retrain"\n')
     strict = sg.check(
         _training(_correlated(N, 0.8, 1)), _serving(_correlated(N, -0.8, 2)), policy=policy
     )
@@ -85,7 +88,9 @@ def test_a_correlation_flip_with_unchanged_marginals_fires_and_names_both(tmp_pa
 def test_clean_resamples_do_not_fire(tmp_path: Path, seed: int) -> None:
     training = write_training(tmp_path / "train", N, seed=seed)
     write_serving(tmp_path / "logs", N, seed=seed + 100)
-    report = check(training, tmp_path / "logs", load_policy(None))
+    report = check(
+        training, tmp_path / "logs", load_policy(_policy(tmp_path, "[joint]\nenabled = true\n"))
+    )
     joint = _joint(report)
     assert joint.verdict is Verdict.PASS, joint.checks[0].detail
     assert report.verdict is Verdict.PASS
@@ -99,7 +104,7 @@ def test_the_sample_is_bounded_and_the_runtime_too(tmp_path: Path) -> None:
     rows = 60_000
     training = write_training(tmp_path / "train", rows, seed=21)
     write_serving(tmp_path / "logs", rows, seed=22, parts=3)
-    policy = _policy(tmp_path, "[joint]\nmax_rows = 5000\n")
+    policy = _policy(tmp_path, "[joint]\nenabled = true\nmax_rows = 5000\n")
     start = time.perf_counter()
     report = check(training, tmp_path / "logs", load_policy(policy))
     elapsed = time.perf_counter() - start
@@ -113,7 +118,7 @@ def test_the_sample_is_bounded_and_the_runtime_too(tmp_path: Path) -> None:
 def test_the_sample_is_seeded(tmp_path: Path) -> None:
     training = write_training(tmp_path / "train", 3000, seed=31)
     write_serving(tmp_path / "logs", 3000, seed=32)
-    policy = load_policy(_policy(tmp_path, "[joint]\nmax_rows = 1000\n"))
+    policy = load_policy(_policy(tmp_path, "[joint]\nenabled = true\nmax_rows = 1000\n"))
     first = _joint(check(training, tmp_path / "logs", policy)).distribution
     second = _joint(check(training, tmp_path / "logs", policy)).distribution
     assert first["auc"] == second["auc"] and first["importances"] == second["importances"]
@@ -123,20 +128,24 @@ def test_a_profile_only_snapshot_is_not_computable_and_says_why(tmp_path: Path) 
     training = write_training(tmp_path / "train", 2000, seed=41, reference=True)
     (training / "data.parquet").unlink()
     write_serving(tmp_path / "logs", 2000, seed=42)
-    joint = _joint(check(training, tmp_path / "logs", load_policy(None)))
+    on = load_policy(_policy(tmp_path, "[joint]\nenabled = true\n"))
+    joint = _joint(check(training, tmp_path / "logs", on))
     assert joint.verdict is Verdict.PASS
     assert joint.checks[0].reason is Reason.NOT_COMPUTABLE
     assert "reference profile" in joint.checks[0].detail
 
 
 def test_too_few_rows_is_insufficient_data(tmp_path: Path) -> None:
-    report = sg.check(_training(_correlated(300, 0.8, 1)), _serving(_correlated(300, 0.8, 2)))
+    on = _policy(tmp_path, "[joint]\nenabled = true\n")
+    report = sg.check(
+        _training(_correlated(300, 0.8, 1)), _serving(_correlated(300, 0.8, 2)), policy=on
+    )
     assert _joint(report).verdict is Verdict.INSUFFICIENT_DATA
     assert _joint(report).checks[0].reason is Reason.BELOW_MIN_ROWS
 
 
-def test_disabled_means_no_joint_entry(tmp_path: Path) -> None:
-    policy = _policy(tmp_path, "[joint]\nenabled = false\n")
+def test_off_by_default_means_no_joint_entry(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, "")
     report = sg.check(_training(_correlated(2000, 0.8, 1)), _serving(_correlated(2000, -0.8, 2)),
                       policy=policy)  # fmt: skip
     assert report.feature(JOINT_NAME) is None and report.verdict is Verdict.PASS
@@ -165,7 +174,10 @@ def test_bad_joint_policy_is_a_policy_error_naming_the_key(tmp_path, text, needl
 
 
 def test_every_renderer_shows_the_cause(tmp_path: Path) -> None:
-    report = sg.check(_training(_correlated(4000, 0.8, 1)), _serving(_correlated(4000, -0.8, 2)))
+    on = _policy(tmp_path, "[joint]\nenabled = true\n")
+    report = sg.check(
+        _training(_correlated(4000, 0.8, 1)), _serving(_correlated(4000, -0.8, 2)), policy=on
+    )
     cause = _joint(report).checks[0].cause
     assert cause and "carried by" in cause
     document = json.loads(report.to_json())

@@ -29,7 +29,7 @@ JOINT_KEYS = {"enabled", "action", "auc_floor", "confidence", "max_rows", "folds
 
 @dataclass(frozen=True)
 class JointPolicy:
-    enabled: bool = True
+    enabled: bool = False
     action: Action = Action.WARN
     auc_floor: float = 0.55
     confidence: float = 0.95
