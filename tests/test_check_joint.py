@@ -45,6 +45,10 @@ def _serving(values: dict[str, np.ndarray]) -> pa.Table:
     for name, array in values.items():
         columns[name] = pa.array(array)
         columns[name + "__status"] = pa.array(np.ones(n, dtype=np.int32))
+    columns["__log_timestamp"] = pa.array(
+        np.full(n, np.datetime64("2026-11-30T12:00:00", "us")), pa.timestamp("us", tz="UTC")
+    )
+    columns["__log_date"] = pa.array(np.full(n, np.datetime64("2026-11-30", "D")), pa.date32())
     columns["__request_id"] = pa.array([f"r{i}" for i in range(n)])
     return pa.table(columns)
 
