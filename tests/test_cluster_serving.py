@@ -119,7 +119,28 @@ def test_replay_of_cluster_logs_agrees_then_finds_a_changed_value(
         assert age.mismatch_count == sum(r["customer_id"] == victim for r in rows) >= 1
         assert changed["customer_profile__avg_order_value"].mismatch_count == 0
     finally:
-        store.materialize(cluster_repo.data.start, cluster_repo.data.end)
+        restore(cluster_repo, victim)
+    again = lookup(store, SERVICE, [{"customer_id": victim, "product_id": rows[0]["product_id"]}])
+    assert again["customer_profile__age"] == current["customer_profile__age"]
+
+
+def restore(cluster_repo: Any, customer: int) -> None:
+    """Put the session's cluster back as materialized: the changed hash is newer than any
+    offline row, so it is deleted and the repo materialized again."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+    from redis.cluster import ClusterNode, RedisCluster
+
+    entity = EntityKey(join_keys=["customer_id"], entity_values=[Value(int64_val=customer)])
+    key = serialize_entity_key(entity, entity_key_serialization_version=3)
+    nodes = [ClusterNode("127.0.0.1", port) for port in cluster_repo.cluster.ports]
+    client = RedisCluster(startup_nodes=nodes)
+    try:
+        assert client.delete(key + cluster_repo.project.encode()) == 1
+    finally:
+        client.close()
+    cluster_repo.store.materialize(cluster_repo.data.start, cluster_repo.data.end)
 
 
 def cluster_repo_copy(cluster_repo: Any, dest: Path) -> Path:
