@@ -261,6 +261,10 @@ def write_logs(folder: Path, columns: Columns, types: dict[str, pa.DataType] | N
         status = np.where(array.is_null().to_numpy(zero_copy_only=False), 2, 1)
         out[name] = array
         out[name + "__status"] = pa.array(status.astype(np.int32))
+    # the columns of Feast's logging schema a serving log must carry
+    logged = pa.array(np.full(n, np.datetime64("2026-11-30T12:00:00", "us")))
+    out["__log_timestamp"] = logged.cast(pa.timestamp("us", tz="UTC"))
+    out["__log_date"] = logged.cast(pa.date32())
     out["__request_id"] = pa.array([f"r{i}" for i in range(n)])
     pq.write_table(pa.table(out), folder / "part-0.parquet")
     return folder

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from check_fixtures import serving_table, write_training
+from check_fixtures import file_hash, serving_table, write_training
 
 import skewguard.checking
 from skewguard import cli
@@ -88,8 +88,12 @@ def write_logs(folder: Path, n: int, seed: int, *, days: int, files: int, group:
 
 
 def rechunk(snapshot: Path, group: int) -> None:
+    """Rewrite the snapshot's data in smaller row groups, its manifest's hash with it."""
     data = snapshot / "data.parquet"
     pq.write_table(pq.read_table(data), data, row_group_size=group)
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    manifest["content_hash"] = file_hash(data)
+    (snapshot / "manifest.json").write_text(json.dumps(manifest))
 
 
 def assert_same_counts(a: Any, b: Any, exact_sketches: bool) -> None:

@@ -114,10 +114,7 @@ def check(
             rows_serving=observed.rows,
         )
         # Beyond a capped vocabulary, unseen categories are counted with sketches.
-        comparison = refine_new_category_rate(comparison, t_profile, s_profile)
-        # Served only as null/NaN/inf: the rate checks decide, not "insufficient data".
-        min_rows = policy.rules_for(name).min_rows
-        comparisons.append(judge_served_without_values(comparison, s_profile, min_rows))
+        comparisons.append(refine_new_category_rate(comparison, t_profile, s_profile))
     step("looking for pipeline-defect signatures", 3 + len(names), 4 + len(names))
     comparisons = add_signatures(
         comparisons,
@@ -129,6 +126,12 @@ def check(
             max_residual=policy.detection.signature_max_residual,
         ),
     )
+    # Served only as null/NaN/inf: the rate checks decide, not "insufficient data" from
+    # the distribution checks and signatures, which have no value to look at.
+    comparisons = [
+        judge_served_without_values(c, observed.feature(c.name), policy.rules_for(c.name).min_rows)
+        for c in comparisons
+    ]
     step("deciding", 3 + len(names), 4 + len(names))
     extra, joined = _joined_checks(replayed)
     decision = decide(comparisons, policy, extra=extra, joined=joined)
