@@ -87,3 +87,68 @@ def test_history_without_a_state_file_is_bad_input(tmp_path: Path, capsys) -> No
     code = main(["history", "--state", str(tmp_path / "none.json"), "--html", str(tmp_path / "h")])
     assert code == 2
     assert "no watch state file" in capsys.readouterr().err
+
+
+def _sections(html: str) -> list[str]:
+    tags = _Tags()
+    tags.feed(html)
+    return [a.get("id") or "" for t, a in tags.tags if t == "section"]
+
+
+def test_a_check_report_of_a_watched_window_carries_its_history(
+    world: tuple[Path, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys,
+) -> None:
+    from skewguard.loop.watch import state_path_default
+
+    snapshot, logs = world
+    config = _config(tmp_path, world, state=state_path_default(logs))
+    watch_once(config, now=NOW, say=lambda line: None)
+    today = logs / "2026-11-13"  # the open day, which watch has not checked yet
+    page, report = tmp_path / "today.html", tmp_path / "today.json"
+    args = ["check", "--training", str(snapshot), "--serving", str(today), "--no-replay"]
+    assert main([*args, "--html", str(page), "--json", str(report)]) == 3  # retrain
+    html = page.read_text()
+    assert "history" in _sections(html)
+    section = html.split('<section id="history">', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr[^>]*><td>([^<]+)</td><td>([^<]+)</td>", section)
+    assert rows == [
+        ("2026-11-10", "pass"),
+        ("2026-11-11", "retrain"),
+        ("2026-11-12", "retrain"),
+        ("this check", "retrain"),
+    ]
+    # The newest point of the drifted feature's PSI is this check's own value.
+    name = "customer_stats__avg_order_value"
+    psi = next(
+        c["value"]
+        for f in json.loads(report.read_text())["features"]
+        if f["name"] == name
+        for c in f["checks"]
+        if c["check"] == "psi" and c["subject"] == "value"
+    )
+    chart = section.split(f'data-chart="{name} psi"', 1)[1].split("</svg>", 1)[0]
+    drawn = [float(v) for v in re.findall(r'data-value="([^"]+)"', chart)]
+    assert len(drawn) == 4 and drawn[-1] == float(f"{psi:.6g}")
+    assert chart.count('class="fired"') == 1
+
+    # --no-history leaves it out; a --history that names nothing fails before any report.
+    assert main([*args, "--html", str(page), "--no-history"]) == 3
+    assert "history" not in _sections(page.read_text())
+    missing = tmp_path / "elsewhere"
+    capsys.readouterr()
+    code = main([*args, "--html", str(tmp_path / "never.html"), "--history", str(missing)])
+    assert code == 2 and not (tmp_path / "never.html").exists()
+    assert "no watch state file for --history" in capsys.readouterr().err
+
+
+def test_a_check_outside_any_watched_folder_has_no_history(
+    world: tuple[Path, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    snapshot, logs = world
+    page = tmp_path / "plain.html"
+    args = ["check", "--training", str(snapshot), "--serving", str(logs / "2026-11-10")]
+    assert main([*args, "--no-replay", "--html", str(page)]) == 0
+    assert "history" not in _sections(page.read_text())

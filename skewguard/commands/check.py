@@ -18,7 +18,7 @@ import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skewguard.checking.pipeline import Progress, check
 from skewguard.vocabulary import gate_exit_code
@@ -96,6 +96,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the self-contained HTML report (plots inline, no network) here",
     )
     parser.add_argument(
+        "--history",
+        type=Path,
+        metavar="STATE_OR_DIR",
+        help="add a History section to the HTML report: the watch windows of this state file "
+        "(or of the watched log folder), this check as the newest (docs/history.md). Default: "
+        "the watch state of --serving when `skewguard watch` keeps one",
+    )
+    parser.add_argument(
+        "--history-performance",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a `skewguard performance --json` document for the History section (repeatable)",
+    )
+    parser.add_argument(
+        "--no-history", action="store_true", help="no History section, even when a state exists"
+    )
+    parser.add_argument(
         "--fail-on",
         choices=FAIL_ON_CHOICES,
         default="retrain",
@@ -169,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
     if args.serving is None:
         args.serving = default_serving_logs(args, quiet)
+    history_state = _history_state(args)
     bar = _StepBar(quiet)
     try:
         from skewguard.commands.replay import replay_for_check
@@ -188,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
             from skewguard.loop.model_check import lineage_report
 
             report = lineage_report(report, under_check, args.serving, policy)
-        written = _write_reports(report, args, fail_on, bar)
+        history = _history(history_state, args, report)
+        written = _write_reports(report, args, fail_on, bar, history)
     finally:
         bar.close()
     code = gate_exit_code(report.verdict, fail_on)
@@ -276,8 +297,50 @@ def default_serving_logs(args: argparse.Namespace, quiet: bool) -> str:
     return str(folder)
 
 
+def _history_state(args: argparse.Namespace) -> Path | None:
+    """The watch state whose windows the HTML report draws, or None. Checked before the
+    check runs: a --history that names nothing is bad input, not a late surprise."""
+    from skewguard.errors import InputError
+    from skewguard.loop.watch import state_path_default
+
+    given = getattr(args, "history", None)
+    if getattr(args, "no_history", False):
+        return None
+    if given is not None:
+        state = state_path_default(given) if given.is_dir() else given
+        if not state.exists():
+            raise InputError(
+                "no watch state file for --history",
+                where=str(state),
+                hint="pass the state file of `skewguard watch` or the folder it watches",
+            )
+        return state
+    serving = str(args.serving or "")
+    if getattr(args, "html", None) is None or "://" in serving or not serving:
+        return None
+    # the watched folder itself, or one window (a day folder) inside it
+    for folder in (Path(serving), Path(serving).parent):
+        default = state_path_default(folder)
+        if default.exists():
+            return default
+    return None
+
+
+def _history(state: Path | None, args: argparse.Namespace, report: Report) -> dict[str, Any] | None:
+    if state is None or getattr(args, "html", None) is None:
+        return None
+    from skewguard.loop.history import collect_history, with_current_check
+
+    gathered = collect_history(state, getattr(args, "history_performance", []))
+    return with_current_check(gathered, report.to_dict())
+
+
 def _write_reports(
-    report: Report, args: argparse.Namespace, fail_on: str, progress: Progress
+    report: Report,
+    args: argparse.Namespace,
+    fail_on: str,
+    progress: Progress,
+    history: dict[str, Any] | None = None,
 ) -> list[tuple[str, Path]]:
     """Write every report the flags ask for; return (format, path) for each one written."""
     from skewguard.report.files import ReportPaths, write_reports
@@ -288,7 +351,7 @@ def _write_reports(
         junit=getattr(args, "junit", None),
         html=getattr(args, "html", None),
     )
-    return write_reports(report, paths, fail_on=fail_on, progress=progress)
+    return write_reports(report, paths, fail_on=fail_on, progress=progress, history=history)
 
 
 # -- events (--publish, --events-file, --webhook) -----------------------------------------

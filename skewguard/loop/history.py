@@ -16,7 +16,7 @@ from typing import Any
 
 from skewguard.errors import InputError
 
-__all__ = ["collect_history"]
+__all__ = ["collect_history", "with_current_check"]
 
 _MEASURES = ("psi", "js_distance")
 
@@ -28,6 +28,35 @@ def _read(path: Path, what: str) -> dict[str, Any]:
         raise InputError(
             f"cannot read the {what}: {err}", where=str(path), hint="check the path"
         ) from err
+
+
+def _new_series(n: int) -> dict[str, list[Any]]:
+    return {m: [None] * n for m in (*_MEASURES, "null_rate_serving", "null_rate_training")}
+
+
+def _add_report(
+    report: dict[str, Any],
+    k: int,
+    n: int,
+    features: dict[str, dict[str, list[Any]]],
+    thresholds: dict[str, float],
+) -> None:
+    """Window k of n: the drift measures and missing-value rates of one check report."""
+    checks_policy = report.get("policy", {}).get("defaults", {}).get("checks", {})
+    for measure in _MEASURES:
+        threshold = (checks_policy.get(measure) or {}).get("threshold")
+        if isinstance(threshold, int | float):
+            thresholds[measure] = float(threshold)
+    for feature in report.get("features", []):
+        series = features.setdefault(feature["name"], _new_series(n))
+        for check in feature.get("checks", []):
+            if check.get("subject", "value") != "value":
+                continue
+            if check["check"] in _MEASURES:
+                series[check["check"]][k] = check.get("value")
+            elif check["check"] == "null_rate":
+                series["null_rate_serving"][k] = check.get("serving")
+                series["null_rate_training"][k] = check.get("training")
 
 
 def collect_history(state_path: Path, performance: Sequence[Path] = ()) -> dict[str, Any]:
@@ -60,28 +89,7 @@ def collect_history(state_path: Path, performance: Sequence[Path] = ()) -> dict[
         report_path = Path(record["report"]) if record.get("report") else None
         if report_path is None or not report_path.exists():
             continue
-        report = _read(report_path, "window report")
-        checks_policy = report.get("policy", {}).get("defaults", {}).get("checks", {})
-        for measure in _MEASURES:
-            threshold = (checks_policy.get(measure) or {}).get("threshold")
-            if isinstance(threshold, int | float):
-                thresholds[measure] = float(threshold)
-        for feature in report.get("features", []):
-            series = features.setdefault(
-                feature["name"],
-                {
-                    m: [None] * len(ids)
-                    for m in (*_MEASURES, "null_rate_serving", "null_rate_training")
-                },
-            )
-            for check in feature.get("checks", []):
-                if check.get("subject", "value") != "value":
-                    continue
-                if check["check"] in _MEASURES:
-                    series[check["check"]][k] = check.get("value")
-                elif check["check"] == "null_rate":
-                    series["null_rate_serving"][k] = check.get("serving")
-                    series["null_rate_training"][k] = check.get("training")
+        _add_report(_read(report_path, "window report"), k, len(ids), features, thresholds)
     rows: list[dict[str, Any]] = []
     training_auc = None
     for path in performance:
@@ -111,4 +119,34 @@ def collect_history(state_path: Path, performance: Sequence[Path] = ()) -> dict[
         "thresholds": thresholds,
         "performance": rows,
         "training_auc": training_auc,
+    }
+
+
+def with_current_check(
+    history: dict[str, Any], report: dict[str, Any], label: str = "this check"
+) -> dict[str, Any]:
+    """The history with the check being reported added as its newest window (`current`),
+    so a report shows where today's measures stand against the windows before it."""
+    n = len(history["windows"]) + 1
+    features = {
+        name: {m: [*values, None] for m, values in series.items()}
+        for name, series in history["features"].items()
+    }
+    thresholds = dict(history["thresholds"])
+    _add_report(report, n - 1, n, features, thresholds)
+    training = (report.get("inputs") or {}).get("training") or {}
+    window = {
+        "id": label,
+        "verdict": report.get("verdict"),
+        "action": "this check",
+        "event_id": None,
+        "snapshot_id": training.get("content_hash") if isinstance(training, dict) else None,
+        "report": None,
+        "current": True,
+    }
+    return {
+        **history,
+        "windows": [*history["windows"], window],
+        "features": features,
+        "thresholds": thresholds,
     }

@@ -6,10 +6,10 @@ A file that cannot be written is an `InputError` naming the file and the flag.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from skewguard.report.model import Report
@@ -52,8 +52,10 @@ def write_reports(
     *,
     fail_on: str = "retrain",
     progress: Progress = _no_progress,
+    history: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, Path]]:
-    """Write each report whose path is set; return (format, path) for each one written."""
+    """Write each report whose path is set; return (format, path) for each one written.
+    `history` (watch windows, `skewguard.loop.history`) becomes a section of the HTML."""
     from skewguard.report.common import write_text
     from skewguard.report.html import render_html
     from skewguard.report.junit import render_junit
@@ -70,7 +72,7 @@ def write_reports(
             lambda: render_markdown(report, html_name=html.name if html else None),
         ),
         ("JUnit XML", "--junit", paths.junit, lambda: render_junit(report, fail_on=fail_on)),
-        ("HTML", "--html", html, lambda: render_html(report)),
+        ("HTML", "--html", html, lambda: render_html(report, history=history)),
     ]
     todo = [job for job in jobs if job[2] is not None]
     written = []

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["render_history_html", "line_chart_svg"]
+__all__ = ["history_section", "line_chart_svg", "render_history_html"]
 
 _COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2")
 _W, _H, _PAD = 560, 170, 36
@@ -142,10 +142,45 @@ _STYLE = (
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
     ".fired{background:#fde2e1}.feature{display:inline-block;vertical-align:top;margin:6px}"
 )
+# inside a check report, scoped to the section so the report's own styles stay as they are
+_SECTION_STYLE = (
+    "#history tr.fired td{background:#fde2e1}"
+    "#history .feature{display:inline-block;vertical-align:top;margin:6px}"
+)
 
 
 def render_history_html(history: Mapping[str, Any]) -> str:
     """One self-contained page from a history document."""
+    serving = escape(str(history.get("serving", "")))
+    return "\n".join(
+        [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'; img-src data:\">",
+            f"<title>skewguard history: {serving}</title>",
+            f"<style>{_STYLE}</style></head><body>",
+            f"<h1>History of {serving}</h1>",
+            _history_body(history, level=2),
+            "</body></html>",
+        ]
+    )
+
+
+def history_section(history: Mapping[str, Any]) -> str:
+    """The history as a section of a check's HTML report (`id="history"`)."""
+    serving = escape(str(history.get("serving", "")))
+    return "\n".join(
+        [
+            f'<section id="history"><style>{_SECTION_STYLE}</style>',
+            f"<h2>History of {serving}</h2>",
+            _history_body(history, level=3),
+            "</section>",
+        ]
+    )
+
+
+def _history_body(history: Mapping[str, Any], level: int) -> str:
+    h, sub = f"h{level}", f"h{level + 1}"
     windows: list[Mapping[str, Any]] = list(history.get("windows", []))
     labels = [str(w["id"]) for w in windows]
     marked = [i for i, w in enumerate(windows) if w.get("action") == "published"]
@@ -154,16 +189,12 @@ def render_history_html(history: Mapping[str, Any]) -> str:
         for i in range(1, len(windows))
         if windows[i].get("snapshot_id") != windows[i - 1].get("snapshot_id")
     ]
+    current = any(w.get("current") for w in windows)
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>skewguard history: {escape(str(history.get('serving', '')))}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>History of {escape(str(history.get('serving', '')))}</h1>",
-        f"<p>{len(windows)} window(s); red bands: an event fired; dashed lines: checked "
-        "against a new training snapshot (a new model).</p>",
-        "<h2>Windows</h2><table><thead><tr><th>window</th><th>verdict</th><th>action</th>"
+        f"<p>{len(windows)} window(s){' (the last is this check)' if current else ''}; red "
+        "bands: an event fired; dashed lines: checked against a new training snapshot (a new "
+        "model).</p>",
+        f"<{h}>Windows</{h}><table><thead><tr><th>window</th><th>verdict</th><th>action</th>"
         "<th>event</th><th>training snapshot</th></tr></thead><tbody>",
     ]
     for w in windows:
@@ -178,34 +209,11 @@ def render_history_html(history: Mapping[str, Any]) -> str:
     parts.append("</tbody></table>")
     performance = history.get("performance") or []
     if performance:
-        parts.append("<h2>Model performance</h2>")
-        training = history.get("training_auc")
-        by_window = {p["window"]: p for p in performance}
-        perf_labels = sorted(by_window)
-        realised = [by_window[k].get("auc") for k in perf_labels]
-        estimated = [by_window[k].get("estimated_auc") for k in perf_labels]
-        series: dict[str, list[Any]] = {"realised AUC": realised, "estimated AUC": estimated}
-        if _finite(training) is not None:
-            series["AUC at training"] = [training] * len(perf_labels)
-        parts.append(
-            line_chart_svg(
-                "model AUC",
-                perf_labels,
-                series,
-                marked=[
-                    i for i, k in enumerate(perf_labels) if by_window[k].get("verdict") == "retrain"
-                ],
-                bands={
-                    "realised AUC": (
-                        [by_window[k].get("auc_low") for k in perf_labels],
-                        [by_window[k].get("auc_high") for k in perf_labels],
-                    )
-                },
-            )
-        )
-    parts.append("<h2>Features</h2>")
+        parts.append(f"<{h}>Model performance</{h}>")
+        parts.append(_performance_chart(performance, history.get("training_auc")))
+    parts.append(f"<{h}>Features</{h}>")
     for name, measures in sorted((history.get("features") or {}).items()):
-        parts.append(f'<div class="feature"><h3>{escape(name)}</h3>')
+        parts.append(f'<div class="feature"><{sub}>{escape(name)}</{sub}>')
         for check, threshold in (("psi", 0.25), ("js_distance", 0.3)):
             values = measures.get(check)
             if values and any(_finite(v) is not None for v in values):
@@ -231,5 +239,27 @@ def render_history_html(history: Mapping[str, Any]) -> str:
                 )
             )
         parts.append("</div>")
-    parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _performance_chart(performance: Sequence[Mapping[str, Any]], training: Any) -> str:
+    by_window = {p["window"]: p for p in performance}
+    perf_labels = sorted(by_window)
+    series: dict[str, list[Any]] = {
+        "realised AUC": [by_window[k].get("auc") for k in perf_labels],
+        "estimated AUC": [by_window[k].get("estimated_auc") for k in perf_labels],
+    }
+    if _finite(training) is not None:
+        series["AUC at training"] = [training] * len(perf_labels)
+    return line_chart_svg(
+        "model AUC",
+        perf_labels,
+        series,
+        marked=[i for i, k in enumerate(perf_labels) if by_window[k].get("verdict") == "retrain"],
+        bands={
+            "realised AUC": (
+                [by_window[k].get("auc_low") for k in perf_labels],
+                [by_window[k].get("auc_high") for k in perf_labels],
+            )
+        },
+    )

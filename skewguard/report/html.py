@@ -39,6 +39,7 @@ from skewguard.report.common import (
     verdict_label,
     why_lines,
 )
+from skewguard.report.history import history_section
 from skewguard.report.html_assets import SORT_SCRIPT, STYLE
 from skewguard.report.markdown import VERDICT_MEANING
 from skewguard.report.replay_note import replay_html, report_command
@@ -93,8 +94,14 @@ def _anchor(index: int) -> str:
     return f"feature-{index}"
 
 
-def render_html(report: Report | Mapping[str, Any], *, title: str | None = None) -> str:
-    """The HTML report for `report`, one self-contained document."""
+def render_html(
+    report: Report | Mapping[str, Any],
+    *,
+    title: str | None = None,
+    history: Mapping[str, Any] | None = None,
+) -> str:
+    """The HTML report for `report`, one self-contained document; with `history` (a
+    `skewguard.loop.history` document), a section drawing the watch windows before it."""
     d = report_dict(report)
     verdict = str(d.get("verdict"))
     features = list(d.get("features") or [])
@@ -130,6 +137,8 @@ def render_html(report: Report | Mapping[str, Any], *, title: str | None = None)
         "of its own rows; shaded bins are open-ended (underflow, overflow).</p></section>",
     ]
     parts += [_feature(f, anchors[id(f)]) for f in features_by_severity(d)]
+    if history is not None:
+        parts.append(history_section(history))
     parts.append(_inputs(d))
     parts.append(f"</main><script>{SORT_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
