@@ -10,9 +10,10 @@ a rate. Dropped rows are told apart:
 - `duplicate_request_ids`: the same request id and entity with other values (a caller
   reusing a request id; two writers colliding).
 
-The first pass reads only the identity columns and turns each row into a 64-bit key
-(numbers by their bits, strings by their dictionary code, lists and structs by a hash of
-their values; mixed column by column); the first row of each key is kept. When nothing
+The first pass streams only the identity columns and turns each row into a 64-bit key
+(numbers by their bits, strings by a hash of their bytes, lists and structs by a hash of
+their values; mixed column by column); only the keys are kept, and the first row of
+each key. When nothing
 repeats (the usual case) that is all it costs. Otherwise a second pass keys whole rows
 to tell the two apart. Two different rows share a key with a chance of about n²/2⁶⁵
 (a false match needs billions of rows).
@@ -91,23 +92,29 @@ def find_duplicates(source: ParquetSource) -> Duplicates:
 
 
 def _first_rows(source: ParquetSource, columns: list[str]) -> np.ndarray:
-    """The index of the first row of each distinct combination of `columns`."""
+    """The index of the first row of each distinct combination of `columns`. Batch by
+    batch: only the 8-byte keys are kept, never the columns (request ids of 10M rows
+    would otherwise take a gigabyte and more)."""
     from skewguard.checking.reading import iter_batches
 
-    batches = list(iter_batches(source, columns))
-    if not batches:
-        return np.zeros(0, dtype=np.int64)
-    table = pa.Table.from_batches(batches)
-    keys = np.zeros(table.num_rows, dtype=np.uint64)
-    for column in table.columns:
-        with np.errstate(over="ignore"):
-            keys = _mix(keys * _MIX + _column_keys(column.combine_chunks()))
-    _, first = np.unique(keys, return_index=True)
+    keys = np.zeros(source.rows, dtype=np.uint64)
+    done = 0
+    for batch in iter_batches(source, columns):
+        batch_keys = np.zeros(batch.num_rows, dtype=np.uint64)
+        for column in batch.columns:
+            with np.errstate(over="ignore"):
+                batch_keys = _mix(batch_keys * _MIX + _column_keys(column))
+        if done + batch.num_rows > keys.size:  # the footers undercounted: grow
+            keys = np.concatenate([keys, np.zeros(done + batch.num_rows - keys.size, np.uint64)])
+        keys[done : done + batch.num_rows] = batch_keys
+        done += batch.num_rows
+    _, first = np.unique(keys[:done], return_index=True)
     return np.asarray(first, dtype=np.int64)
 
 
 def _column_keys(column: pa.Array) -> np.ndarray:
-    """One 64-bit key per value: equal values, equal keys (nulls apart from every value)."""
+    """One 64-bit key per value, from the value alone (so equal in every batch): equal
+    values, equal keys; nulls apart from every value."""
     arrow_type = column.type
     if pa.types.is_dictionary(arrow_type):
         column = column.cast(arrow_type.value_type)
@@ -128,14 +135,40 @@ def _column_keys(column: pa.Array) -> np.ndarray:
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
         wide = column.cast(pa.float64() if pa.types.is_floating(arrow_type) else pa.int64())
         return _column_keys(wide)
-    if (
-        pa.types.is_string(arrow_type)
-        or pa.types.is_large_string(arrow_type)
-        or (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type))
-    ):
-        codes = column.dictionary_encode().indices.fill_null(-1)
-        return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64).view(np.uint64)
+    if pa.types.is_string(arrow_type) or pa.types.is_binary(arrow_type):
+        return _with_nulls(_bytes_keys(column.cast(pa.large_binary())), column)
+    if pa.types.is_large_string(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return _with_nulls(_bytes_keys(column.cast(pa.large_binary())), column)
     return _row_hashes(pa.record_batch([column], names=["v"]))  # lists, structs, dates...
+
+
+_BASE = np.uint64(0x100000001B3)  # odd: a polynomial hash of the bytes, modulo 2**64
+_SLICE = 1 << 16  # rows hashed at a time: bounds the per-byte temporaries
+
+
+def _bytes_keys(column: pa.Array) -> np.ndarray:
+    """A polynomial hash of each value's bytes and its length, mixed (large_binary)."""
+    out = np.empty(len(column), dtype=np.uint64)
+    for at in range(0, len(column), _SLICE):
+        part = column.slice(at, _SLICE)
+        offsets = np.frombuffer(part.buffers()[1], dtype=np.int64)[
+            part.offset : part.offset + len(part) + 1
+        ]
+        data = part.buffers()[2]
+        starts, lengths = offsets[:-1], np.diff(offsets)
+        first, last = int(offsets[0]), int(offsets[-1])
+        raw = np.frombuffer(data, dtype=np.uint8)[first:last] if data is not None else None
+        sums = np.zeros(len(part), dtype=np.uint64)
+        if raw is not None and raw.size:
+            position = np.arange(raw.size) - np.repeat(starts - first, lengths)
+            with np.errstate(over="ignore"):
+                powers = np.cumprod(np.full(int(lengths.max()), _BASE, dtype=np.uint64))
+                terms = raw.astype(np.uint64) * powers[position]
+            filled = lengths > 0
+            sums[filled] = np.add.reduceat(terms, (starts - first)[filled])
+        with np.errstate(over="ignore"):
+            out[at : at + len(part)] = _mix(sums ^ (lengths.astype(np.uint64) * _MIX))
+    return out
 
 
 def _with_nulls(keys: np.ndarray, column: pa.Array) -> np.ndarray:
