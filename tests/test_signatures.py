@@ -113,3 +113,37 @@ def test_too_little_data_is_insufficient_never_a_verdict(tmp_path: Path) -> None
     assert report.verdict is Verdict.INSUFFICIENT_DATA
     unit = next(c for c in report.feature("session__seconds").checks if c.check == "unit_change")
     assert unit.verdict is Verdict.INSUFFICIENT_DATA and unit.reason == "below_min_rows"
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "verdict", "hours"),
+    [
+        ("customer__hours_since_order", lambda x: x + 5.0, Verdict.BLOCK, 5.0),
+        ("session__minutes_since_login", lambda x: x + 300.0, Verdict.BLOCK, 5.0),
+        ("customer__hours_since_order", lambda x: x * 1.15, Verdict.RETRAIN, None),
+        ("customer__basket_value", lambda x: x + 5.0, Verdict.RETRAIN, None),
+    ],
+    ids=["hours+5h", "minutes+5h", "hours-stretched", "no-unit+5"],
+)
+def test_an_elapsed_time_slid_whole_blocks_as_a_clock_offset(
+    name: str, change, verdict: Verdict, hours: float | None, tmp_path: Path
+) -> None:
+    # An elapsed time whose every value moved by the same amount: the serving path
+    # measures from another clock. Stretched, or without a unit in its name, it is drift.
+    import re
+
+    import numpy as np
+    from defect_fixtures import write_logs, write_snapshot
+
+    rng = np.random.default_rng(31)
+    unit = 1.0 if "minutes" not in name else 1 / 60.0  # training draws, then in the unit
+    train = {name: rng.gamma(2.0, 20.0, 20_000) / unit}
+    serve = {name: change(rng.gamma(2.0, 20.0, 20_000) / unit)}
+    report = check(write_snapshot(tmp_path / "t", train), write_logs(tmp_path / "s", serve), POLICY)
+    assert report.verdict is verdict, _fired(report)
+    result = next(c for c in report.feature(name).checks if c.check == "time_offset")
+    assert (result.verdict is Verdict.BLOCK) is (hours is not None), result
+    if hours is not None:
+        fitted = re.search(r"served = training (?:about )?([+-][0-9.]+) h", result.cause or "")
+        assert fitted is not None, result.cause
+        assert abs(float(fitted.group(1)) - hours) < 1.5, result.cause

@@ -9,7 +9,8 @@ on any match beyond noise: retraining on a bug bakes the bug into the model.
   median ratio of the 10%..90% quantiles (at least 3 usable), and serving with the factor
   undone must match training.
 - `time_offset`: a timestamp-like feature (timestamp type, or epoch s/ms/us/ns) shifted by
-  a whole number of hours (1..24); serving shifted back matches training.
+  a whole number of hours (1..24), or an elapsed time whose name gives its unit
+  ("hours_since_order") slid whole by 0.5..24 h; serving shifted back matches training.
 - `precision_loss`: nearly all serving values sit on a decimal lattice (or float32
   precision) that most training values did not.
 - `default_fill`: one exact value's share jumps (training had at most
@@ -74,7 +75,7 @@ def feature_signatures(
             return []
         p = ks_pvalue(binned_ks(tp.histogram, sp.histogram), tp.finite, sp.finite)
         unit = unit_change(tp, sp, p, cfg)
-        out = [unit, time_offset(tp, sp, training.spec.arrow_type, p, cfg)]
+        out = [unit, time_offset(tp, sp, training.spec.arrow_type, p, cfg, training.name)]
         if unit.value:  # a unit factor moves the lattice too: that is the unit change
             out.append(no_match(CheckName.PRECISION_LOSS, None, tp.finite, sp.finite))
         else:

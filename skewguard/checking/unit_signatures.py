@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,9 +161,26 @@ _EPOCH_UNITS = (  # (lowest plausible magnitude, highest, one hour in that unit,
     (1e17, 1e19, 3.6e12, "ns"),
 )
 _TIMESTAMP_HOURS = {"s": 3600.0, "ms": 3.6e6, "us": 3.6e9, "ns": 3.6e12}
+# one hour in the unit a feature's name states ("hours_since_order", "session__seconds");
+# "min" and "s" are left out: they too often mean a minimum or a plural
+_NAMED_UNITS = {
+    **dict.fromkeys(("hours", "hour", "hrs", "hr", "h"), 1.0),
+    **dict.fromkeys(("minutes", "minute", "mins"), 60.0),
+    **dict.fromkeys(("seconds", "second", "secs", "sec"), 3600.0),
+    **dict.fromkeys(("ms", "millis", "milliseconds"), 3.6e6),
+    **dict.fromkeys(("days", "day"), 1 / 24),
+}
+
+
+def _named_hour_length(name: str) -> float | None:
+    """One hour in the duration unit the feature's own name gives, or None."""
+    words = re.split(r"[^a-z0-9]+", name.rsplit("__", 1)[-1].lower())
+    units = {_NAMED_UNITS[w] for w in words if w in _NAMED_UNITS}
+    return units.pop() if len(units) == 1 else None
 
 
 def _hour_length(arrow_type: str, t: NumericProfile) -> float | None:
+    """One hour in a timestamp's unit, or in an epoch number's (by its magnitude)."""
     if arrow_type.startswith("timestamp["):
         return _TIMESTAMP_HOURS.get(arrow_type[len("timestamp[") :].split(",")[0].rstrip("]"))
     if arrow_type.startswith(("date", "time", "duration")) or t.min is None or t.max is None:
@@ -200,16 +218,28 @@ def _hour_of_day(t: NumericProfile, s: NumericProfile, p: float | None) -> Measu
 
 
 def time_offset(
-    t: NumericProfile, s: NumericProfile, arrow_type: str, p: float | None, cfg: SignatureSettings
+    t: NumericProfile,
+    s: NumericProfile,
+    arrow_type: str,
+    p: float | None,
+    cfg: SignatureSettings,
+    name: str = "",
 ) -> Measurement:
+    """A timestamp or epoch moved by whole hours, an hour of day rotated by them, or a
+    named duration ("hours_since_order") moved by a constant."""
     sizes = (t.finite, s.finite)
     rotated = _hour_of_day(t, s, p)
     if rotated is not None:
         return rotated
-    hour = _hour_length(arrow_type, t)
     moved = ks_statistic(t, s)
-    if hour is None or moved is None or moved < cfg.max_residual:
+    if moved is None or moved < cfg.max_residual:
         return no_match(CheckName.TIME_OFFSET, p, *sizes)
+    hour = _hour_length(arrow_type, t)
+    if hour is None:
+        named = _named_hour_length(name)
+        if named is None:
+            return no_match(CheckName.TIME_OFFSET, p, *sizes)
+        return _duration_offset(t, s, p, named, moved)
     qt, qs = _quantiles(t, s)
     shift = float(np.median(qs - qt)) / hour
     hours = round(shift)
@@ -228,4 +258,45 @@ def time_offset(
         cause=f"served = training {hours:+d} h (a time zone or UTC conversion); "
         f"fitted {shift:+.3f} h",
         params={"hours": hours, "fitted_hours": shift, "residual_ks": residual},
+    )
+
+
+_SKETCH_NOISE = 0.025  # KS distance two sketches of one distribution can show
+
+
+def _duration_offset(
+    t: NumericProfile, s: NumericProfile, p: float | None, hour: float, moved: float
+) -> Measurement:
+    """An elapsed time ("hours since", "session seconds") whose every quantile moved by
+    the same amount: the clock the serving path measures from is off. A real change of
+    behaviour stretches such a distribution; it does not slide it whole. Sampling noise
+    blurs whole hours at these sizes, so the offset is fitted, not rounded."""
+    sizes = (t.finite, s.finite)
+    qt, qs = _quantiles(t, s)
+    shift = float(np.median(qs - qt))
+    hours = shift / hour
+    if not 0.5 <= abs(hours) <= 24:
+        return no_match(CheckName.TIME_OFFSET, p, *sizes)
+    noise = max(_SKETCH_NOISE, 1.36 * np.sqrt((sizes[0] + sizes[1]) / (sizes[0] * sizes[1])))
+    residual = _residual(t, s, 1.0, shift)
+    if residual > min(noise, _EXPLAINED * moved):
+        return no_match(CheckName.TIME_OFFSET, p, *sizes)
+    # how far sampling alone moves the fitted shift (the median's standard error, roughly)
+    spread = t.std if np.isfinite(t.std) else 0.0
+    noise_hours = 1.25 * spread * np.sqrt(1 / sizes[0] + 1 / sizes[1]) / hour
+    whole = round(hours)
+    said = (
+        f"{whole:+d} h (a time zone or clock offset in the serving computation)"
+        if whole and abs(hours - whole) <= 0.25 and noise_hours <= 0.1
+        else f"about {hours:+.1f} h (± {2 * noise_hours:.1f} h: a clock, time-zone or "
+        "reference-time offset in the serving computation)"
+    )
+    return Measurement(
+        check=CheckName.TIME_OFFSET,
+        value=1.0,
+        p_value=p,
+        n_training=t.finite,
+        n_serving=s.finite,
+        cause=f"served = training {said}; every quantile moved alike",
+        params={"hours": hours, "fitted_hours": hours, "residual_ks": residual},
     )
