@@ -28,7 +28,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -405,6 +405,7 @@ def _figures(
         # What v1 would have scored on v2's days (not logged: v1 no longer served).
         "v1_auc_on_v2_days": pooled_auc(scored2, v1_scorer.predict_proba(scored2)),
         "event_window": event_window,
+        "change": (start + timedelta(days=CHANGE_DAY)).isoformat(),
         "rows": {"v1_served": len(scored1), "v2_served": len(scored2)},
     }
 

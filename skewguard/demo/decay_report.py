@@ -77,6 +77,25 @@ def story_json(result: DecayResult, config: DecayConfig) -> dict[str, Any]:
     }
 
 
+def _fired(document: dict[str, Any], change: str) -> tuple[tuple[int, int], tuple[int, int, Any]]:
+    """(retrain days, days) before the change; (retrain days, days, mean estimate) after."""
+    import pandas as pd
+
+    moment = pd.Timestamp(change)
+    split: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for w in document["windows"]:
+        split[pd.Timestamp(w["start"]) >= moment].append(w)
+
+    def fired(windows: list[dict[str, Any]]) -> int:
+        return sum(1 for w in windows if w["verdict"] == "retrain")
+
+    after = split[True]
+    estimate = (
+        round(sum(w["estimated"]["auc"]["value"] for w in after) / len(after), 3) if after else None
+    )
+    return (fired(split[False]), len(split[False])), (fired(after), len(after), estimate)
+
+
 def story_lines(result: DecayResult) -> list[str]:
     """The story in a few lines, with its figures."""
     f = result.figures
@@ -85,10 +104,14 @@ def story_lines(result: DecayResult) -> list[str]:
         f"  v1 trained on days 0-14: AUC {f.get('v1_training_auc')} on its held-out rows",
     ]
     if "v1_auc_after_change" in f:
+        before, after = _fired(result.documents["v1"], f["change"])
         lines += [
-            f"  v1 serving days 14-21 (before the change): {f['v1_auc_before_change']}",
+            f"  v1 serving days 14-21 (before the change): {f['v1_auc_before_change']}"
+            f"; retrain on {before[0]} of {before[1]} days",
             f"  v1 serving days 21-28 (after the change):  {f['v1_auc_after_change']}"
-            f"  -> performance says retrain (auc_drop), event for {f['event_window'][:10]}",
+            f"; retrain (auc_drop) on {after[0]} of {after[1]} days, "
+            f"estimated AUC {after[2]} (CBPE)",
+            f"  the event of the last day that fired ({f['event_window'][:10]}) retrained",
             f"  v2 trained on days 21-28: AUC {f['v2_training_auc']}; "
             f"champion {result.v2.uri if result.v2 else '-'}",
             f"  v2 serving days 28-42: {f['v2_auc']}"
@@ -101,6 +124,11 @@ def story_lines(result: DecayResult) -> list[str]:
     lines.append(
         "  the CBPE estimate cannot see this change (it assumes calibrated scores); only labels can"
     )
+    if "v1_auc_after_change" in f and before[0]:
+        lines.append(
+            "  a day before the change fired too: each day is tested at 95% on its own, with "
+            "no correction across days"
+        )
     if result.holds:
         lines.append(f"story holds: drop detected, retrained, recovered; outputs in {result.out}")
     else:
