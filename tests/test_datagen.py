@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
@@ -56,3 +57,69 @@ def test_some_customers_sign_up_late_and_some_batches_are_missing(tmp_path) -> N
     assert (first_seen > data.start + (data.end - data.start) / 7).any()
     products = pq.read_table(data.product_stats).to_pandas()
     assert len(products) < 40 * 28  # a few daily batches never landed
+
+
+# -- concept drift (opt-in) --------------------------------------------------------------
+
+# Content hashes of the small default world (seed 7), taken before the concept-drift option
+# existed: the default configuration must keep giving exactly this data.
+_DEFAULT_CONTENT = {
+    "customer_profile": "f898e8d07afd606bec140e6f1b41174323b021ac7e88182783291d07b4126e42",
+    "product_stats": "4ff311e3217c13435808f0e3b941f07a0acb906e699f6029630bb3e7022cf8d7",
+    "interactions": "055140521102bb07cb2f3d486ca83a70f6735abcfe4a430438e01b47a2127f73",
+}
+
+
+def _content_hash(table) -> str:  # noqa: ANN001
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in table.column_names:
+        digest.update(name.encode())
+        digest.update(repr(table.column(name).combine_chunks().to_pylist()).encode())
+    return digest.hexdigest()
+
+
+def test_the_default_world_is_unchanged_by_the_concept_drift_option(tmp_path) -> None:
+    data = generate(tmp_path, _small())
+    for name, expected in _DEFAULT_CONTENT.items():
+        assert _content_hash(pq.read_table(getattr(data, name))) == expected, name
+
+
+def test_concept_drift_changes_only_purchased_and_only_through_price(tmp_path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from skewguard.demo.datagen import ConceptDrift
+
+    plain = generate(tmp_path / "plain", _small())
+    drift = ConceptDrift(day=14, before=-1.5, after=1.5)
+    drifted = generate(tmp_path / "drift", replace(_small(), concept_drift=drift))
+    for name in ("customer_profile", "product_stats"):
+        assert pq.read_table(getattr(plain, name)).equals(pq.read_table(getattr(drifted, name)))
+    a = pq.read_table(plain.interactions)
+    b = pq.read_table(drifted.interactions)
+    assert a.drop(["purchased"]).equals(b.drop(["purchased"]))
+    assert not a.column("purchased").equals(b.column("purchased"))
+
+    # Before day 14 dear products sell worse than cheap ones; from day 14 on, better.
+    events = b.to_pandas()
+    prices = pq.read_table(drifted.product_stats, columns=["product_id", "price"]).to_pandas()
+    price = prices.groupby("product_id")["price"].median()
+    events["dear"] = events["product_id"].map(price) > price.median()
+    events["after"] = events["event_timestamp"] >= pd.Timestamp(drifted.start) + pd.Timedelta(
+        days=14
+    )
+    rate = events.groupby(["after", "dear"])["purchased"].mean()
+    assert rate[(False, True)] < rate[(False, False)]
+    assert rate[(True, True)] > rate[(True, False)]
+    assert np.isfinite(rate).all()
+
+
+def test_concept_drift_day_must_fall_inside_the_window(tmp_path) -> None:
+    import pytest
+
+    from skewguard.demo.datagen import ConceptDrift
+
+    with pytest.raises(ValueError, match="inside the window"):
+        generate(tmp_path, replace(_small(), concept_drift=ConceptDrift(day=28)))

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scenario",
         default="clean",
         choices=[str(s) for s in Scenario],
-        help="what to simulate (default clean); the exit code is the check's",
+        help="what to simulate (default clean); the exit code is the check's, except for "
+        "decay: 0 when its story holds (the AUC drops, the loop retrains, it recovers), 2 when not",
     )
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(run=run)
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from skewguard.vocabulary import exit_code_for
 
     print(f"skewguard demo: scenario {args.scenario}")
+    if args.scenario == Scenario.DECAY:
+        return _decay(args)
     with redis_for_demo():
         result = run_demo(
             DemoConfig(
@@ -40,3 +43,20 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return int(exit_code_for(result.report.verdict))
+
+
+def _decay(args: argparse.Namespace) -> int:
+    import sys
+
+    from skewguard.demo.decay import DecayConfig, run_decay
+    from skewguard.store.online import redis_for_demo
+
+    with redis_for_demo():
+        result = run_decay(DecayConfig(repo=args.repo, out=args.out, seed=args.seed))
+    if result.holds:
+        return 0
+    print(
+        "skewguard demo: the decay story did not hold: " + "; ".join(result.problems),
+        file=sys.stderr,
+    )
+    return 2

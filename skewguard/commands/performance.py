@@ -161,28 +161,12 @@ def _print(document: dict[str, Any]) -> None:
 def _publish(
     document: dict[str, Any], sinks: list[Any], lineage: Any, args: argparse.Namespace
 ) -> None:
-    from skewguard.loop.events import Event, publish
-    from skewguard.loop.performance import retrain_windows
+    from skewguard.loop.events import publish
+    from skewguard.loop.performance import performance_event
 
-    fired = retrain_windows(document)
-    if not sinks or not fired:
+    event = performance_event(document, lineage, args.json)
+    if not sinks or event is None:
         return
-    window = fired[-1]
-    predictions = Path(document["inputs"]["predictions"])
-    features = predictions.with_name(predictions.name.removesuffix("__predictions"))
-    day = features / window["id"][:10]
-    event = Event(
-        verdict="retrain",
-        failing_features=("__prediction",),
-        failing_checks={"__prediction": ("auc_drop",)},
-        snapshot_id=lineage.snapshot_id if lineage else None,
-        snapshot_path=lineage.snapshot_path if lineage else None,
-        feature_service=lineage.feature_service if lineage else None,
-        serving_path=str((day if day.is_dir() else features).resolve()),
-        log_window={"id": window["id"], "start": window["start"], "end": window["end"]},
-        report_path=str(args.json.resolve()) if args.json else None,
-        source="performance",
-    )
     outcome = publish(event, sinks)
     for sink, where in outcome.delivered:
         print(f"  retrain event {event.event_id} published ({sink}: {where})")

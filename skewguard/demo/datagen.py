@@ -10,6 +10,12 @@ Writes three parquet files into the repo's data folder:
 The world has trends: category popularity moves across the window (sneakers rise,
 knitwear fades), so a model trained on the early weeks drifts on the later ones. The
 same seed, sizes and end date always give the same bytes of data.
+
+Opt-in, the label's dependence on the features can change too (concept drift,
+`ConceptDrift`): from a given day on, shoppers weigh a product's price differently (a
+premium trend: cheaper items sold better before, dearer ones after). The features do not
+change with it, only `purchased`; the term is computed from arrays already drawn, so a
+configuration without it gives exactly the data it gave before the option existed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "CATEGORIES",
+    "ConceptDrift",
     "GeneratorConfig",
     "GeneratedData",
     "generate",
@@ -48,6 +55,21 @@ def today_utc() -> datetime:
 
 
 @dataclass(frozen=True)
+class ConceptDrift:
+    """A change of how the purchase depends on price, at the start of day `day`.
+
+    The purchase logit gains `sensitivity * z`, where z is the standardized log of the
+    product's base price (the `price` feature, before its slow daily creep) and the
+    sensitivity is `before` on days `[0, day)` and `after` from `day` on. Negative: cheaper
+    items sell better; positive: dearer ones do.
+    """
+
+    day: int = 21
+    before: float = -1.0
+    after: float = 1.0
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     customers: int = 400
     products: int = 150
@@ -56,6 +78,7 @@ class GeneratorConfig:
     seed: int = 7
     end: datetime | None = None  # None: today at midnight UTC
     missing_batch_rate: float = 0.03  # share of product daily batches that never landed
+    concept_drift: ConceptDrift | None = None  # None: P(purchase | features) never changes
 
     def resolved_end(self) -> datetime:
         end = self.end or today_utc()
@@ -144,7 +167,7 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator, trend: np.ndarray
 
 def _products(
     cfg: GeneratorConfig, rng: np.random.Generator, trend: np.ndarray
-) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+) -> tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray]:
     n, days = cfg.products, cfg.days
     category = rng.integers(0, len(CATEGORIES), n)
     appeal = rng.lognormal(0, 0.6, n)
@@ -186,7 +209,15 @@ def _products(
             "in_stock": pa.array(stock > 0, pa.bool_()),
         }
     )
-    return table, category, appeal
+    return table, category, appeal, base_price
+
+
+def _price_term(drift: ConceptDrift, day: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """The concept-drift term of each event's purchase logit (no random draw)."""
+    log_price = np.log(price)
+    z = (log_price - log_price.mean()) / log_price.std()
+    sensitivity = np.where(day < drift.day, drift.before, drift.after)
+    return sensitivity * z
 
 
 def _interactions(
@@ -195,6 +226,7 @@ def _interactions(
     trend: np.ndarray,
     category: np.ndarray,
     appeal: np.ndarray,
+    base_price: np.ndarray,
 ) -> pa.Table:
     days, per_day = cfg.days, cfg.events_per_day
     total = days * per_day
@@ -211,6 +243,8 @@ def _interactions(
     logit = (
         -2.2 + 1.2 * (trendiness - 1) + 0.4 * np.log(appeal[product - 1]) + rng.normal(0, 1, total)
     )
+    if cfg.concept_drift is not None:
+        logit = logit + _price_term(cfg.concept_drift, day, base_price[product - 1])
     purchased = rng.random(total) < 1 / (1 + np.exp(-logit))
     order = np.argsort(offset_s, kind="stable")
     return pa.table(
@@ -229,14 +263,16 @@ def generate(folder: str | Path, config: GeneratorConfig | None = None) -> Gener
     for name in ("customers", "products", "days", "events_per_day"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"GeneratorConfig.{name} must be at least 1")
+    if cfg.concept_drift is not None and not 0 < cfg.concept_drift.day < cfg.days:
+        raise ValueError("ConceptDrift.day must fall inside the window (0 < day < days)")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
     trend = _trend(cfg.days)
 
     customers = _customers(cfg, rng, trend)
-    products, category, appeal = _products(cfg, rng, trend)
-    interactions = _interactions(cfg, rng, trend, category, appeal)
+    products, category, appeal, base_price = _products(cfg, rng, trend)
+    interactions = _interactions(cfg, rng, trend, category, appeal, base_price)
 
     paths = {}
     for name, table in (

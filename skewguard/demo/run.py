@@ -80,6 +80,8 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoResu
     from skewguard.store.tables import feature_table
 
     spec = SCENARIOS[config.scenario]
+    if spec.name is Scenario.DECAY:
+        raise ValueError("the decay scenario is a story of its own: run skewguard.demo.decay")
     say(f"scenario {spec.name}: {spec.story}")
     timings: dict[str, float] = {}
     repo = find_repo(config.repo)

@@ -12,6 +12,11 @@ shoppers browse during the first half hour after E.
 | transform_bug | the online writer stores discount x100 (percent)  | block               |
 | ttl_expiry    | product materialization two days behind (> TTL)   | block               |
 | trend_shift   | model trained on the first three weeks            | retrain             |
+| decay         | what shoppers buy changes (concept, not features) | performance: retrain |
+
+`decay` is a story of its own (`skewguard.demo.decay`): no check of one log window decides
+it, but the model's measured AUC once labels arrive, the retrain it triggers and the
+recovery after it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Scenario(enum.StrEnum):
     TRANSFORM_BUG = "transform_bug"
     TTL_EXPIRY = "ttl_expiry"
     TREND_SHIFT = "trend_shift"
+    DECAY = "decay"
 
 
 @dataclass(frozen=True)
@@ -78,5 +84,10 @@ SCENARIOS: dict[Scenario, ScenarioSpec] = {
         "the model was trained on the first three weeks; sneakers have boomed since",
         Verdict.RETRAIN,
         training_days=(0, 21),
+    ),
+    Scenario.DECAY: ScenarioSpec(
+        Scenario.DECAY,
+        "from day 21 shoppers buy dearer items: the model's measured AUC drops, it is retrained",
+        Verdict.RETRAIN,
     ),
 }

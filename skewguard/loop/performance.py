@@ -29,6 +29,9 @@ from skewguard.logschema import EVENT_TIMESTAMP, LOG_DATE, LOG_TIMESTAMP, REQUES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from skewguard.loop.events import Event
+    from skewguard.loop.lineage import Lineage
+
 __all__ = [
     "PERFORMANCE_SCHEMA_VERSION",
     "LABEL_TIMESTAMP",
@@ -36,6 +39,8 @@ __all__ = [
     "evaluate",
     "read_predictions",
     "join_labels",
+    "retrain_windows",
+    "performance_event",
 ]
 
 PERFORMANCE_SCHEMA_VERSION = 1
@@ -264,3 +269,33 @@ def evaluate(config: PerformanceConfig) -> dict[str, Any]:
 
 def retrain_windows(document: dict[str, Any]) -> Sequence[dict[str, Any]]:
     return [w for w in document["windows"] if w["verdict"] == "retrain"]
+
+
+def performance_event(
+    document: dict[str, Any], lineage: Lineage | None, report_path: Path | None = None
+) -> Event | None:
+    """The retrain event of a performance document: for the last window that fired, naming
+    the model's snapshot and feature service and, as the serving path, that window's day of
+    the feature log beside the prediction log (or the whole log when it has no such day).
+    None when no window fired."""
+    from skewguard.loop.events import Event
+
+    fired = retrain_windows(document)
+    if not fired:
+        return None
+    window = fired[-1]
+    predictions = Path(document["inputs"]["predictions"])
+    features = predictions.with_name(predictions.name.removesuffix("__predictions"))
+    day = features / window["id"][:10]
+    return Event(
+        verdict="retrain",
+        failing_features=(_PREDICTION,),
+        failing_checks={_PREDICTION: ("auc_drop",)},
+        snapshot_id=lineage.snapshot_id if lineage else None,
+        snapshot_path=lineage.snapshot_path if lineage else None,
+        feature_service=lineage.feature_service if lineage else None,
+        serving_path=str((day if day.is_dir() else features).resolve()),
+        log_window={"id": window["id"], "start": window["start"], "end": window["end"]},
+        report_path=str(report_path.resolve()) if report_path else None,
+        source="performance",
+    )
