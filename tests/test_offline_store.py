@@ -107,3 +107,37 @@ def test_a_yaml_naming_the_old_module_path_still_loads_with_a_warning(small_repo
     assert importlib.import_module("skewguard.offline_store").AsofDuckDBOfflineStore is type(
         offline
     )
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms"])
+@pytest.mark.parametrize("aware", [True, False], ids=["utc", "naive"])
+def test_entity_times_of_any_unit_and_zone_form_give_the_same_rows(small_repo, unit, aware):
+    # pandas hands out datetime64[ns, UTC] by default; naive times are taken as UTC.
+    base = _entity_df(small_repo)
+    want = (
+        open_store(small_repo.path)
+        .get_historical_features(entity_df=base, features=BATCH_REFS, full_feature_names=True)
+        .to_df()
+    )
+    entity_df = base.copy()
+    times = entity_df["event_timestamp"].dt.tz_convert("UTC")
+    entity_df["event_timestamp"] = (times if aware else times.dt.tz_localize(None)).astype(
+        f"datetime64[{unit}, UTC]" if aware else f"datetime64[{unit}]"
+    )
+    got = (
+        open_store(small_repo.path)
+        .get_historical_features(entity_df=entity_df, features=BATCH_REFS, full_feature_names=True)
+        .to_df()
+    )
+    assert got["row"].tolist() == want["row"].tolist()
+    for ref in BATCH_REFS:
+        column = ref.replace(":", "__")
+
+        def plain(values: list) -> list:  # NaN and None as None, arrays as lists
+            return [
+                None if v is None or (isinstance(v, float) and v != v) else
+                list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v
+                for v in values
+            ]  # fmt: skip
+
+        assert plain(got[column].tolist()) == plain(want[column].tolist()), (column, unit)

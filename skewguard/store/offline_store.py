@@ -219,9 +219,9 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
         entity = pa.Table.from_pandas(entity_df, preserve_index=False)
-        ts = entity.column(event_col)
-        if ts.type.tz is None:
-            ts = ts.cast(pa.timestamp(ts.type.unit, tz="UTC"))
+        # One type for the join: DuckDB cannot subtract a view's microsecond times from
+        # pandas's nanosecond ones (TIMESTAMPTZ_NS); naive times are taken as UTC.
+        ts = entity.column(event_col).cast(pa.timestamp("us", tz="UTC"), safe=False)
         entity = entity.append_column(_ROW, pa.array(range(entity.num_rows), pa.int64()))
         entity = entity.append_column("__event_ts", ts)
 
