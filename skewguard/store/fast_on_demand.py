@@ -27,6 +27,7 @@ class OnDemand:
     refs: frozenset[str]  # output names asked for
     undeclared: frozenset[str]  # response columns the view must not see
     schema: Mapping[str, Any]  # output name -> the ValueType Feast encodes it with
+    sources: tuple[tuple[str, str], ...]  # ("<source>__<feature>", "<feature>") per input
 
 
 def _alias(odfv: Any) -> str:
@@ -80,8 +81,38 @@ def plan_on_demand(
                 schema[field.name] = ValueType.UNKNOWN
             else:
                 raise Unsupported(f"on-demand output {field.name!r} has type {dtype!r}")
-        planned.append(OnDemand(odfv, frozenset(names), frozenset(undeclared), schema))
+        sources = tuple(
+            (f"{projection.name}__{field.name}", field.name)
+            for projection in odfv.source_feature_view_projections.values()
+            for field in projection.features
+        )
+        planned.append(OnDemand(odfv, frozenset(names), frozenset(undeclared), schema, sources))
     return tuple(planned)
+
+
+def _transform_dict(odfv: OnDemand, inputs: dict[str, list[Any]]) -> dict[str, Any]:
+    """`OnDemandFeatureView.transform_dict`, step for step, without its run-time type
+    checks (typeguard instruments the whole class: a third of a millisecond per call):
+    each source feature under both its full and its short name, the transformation
+    (per row for a singleton view), then the names added for it removed again."""
+    preprocessed = dict(inputs)
+    added = []
+    for full, short in odfv.sources:
+        if full in inputs:
+            preprocessed[short] = inputs[full]
+            added.append(short)
+        elif short in inputs:
+            preprocessed[full] = inputs[short]
+            added.append(full)
+    view = odfv.view
+    transformation = view.feature_transformation
+    if view.singleton and view.mode == "python":
+        output = transformation.transform_singleton(preprocessed)
+    else:
+        output = transformation.transform(preprocessed)
+    for name in added:
+        output.pop(name, None)
+    return output
 
 
 def transform(
@@ -92,7 +123,7 @@ def transform(
     from feast.value_type import ValueType
 
     inputs = {c.name: list(c.values) for c in columns if c.name not in odfv.undeclared}
-    transformed = odfv.view.transform_dict(inputs)
+    transformed = _transform_dict(odfv, inputs)
     out = []
     for name in [f for f in transformed if f in odfv.refs]:
         vector = transformed[name]
