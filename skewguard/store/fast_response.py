@@ -138,7 +138,10 @@ class FastResponse:
         return self._proto_response().to_arrow(include_event_timestamps)
 
     def serialized(self) -> bytes:
-        """The response as a serialized `GetOnlineFeaturesResponse`."""
+        """The response as a serialized `GetOnlineFeaturesResponse` (the proto's, once it
+        was asked for: a caller may have changed it, e.g. corrected its statuses)."""
+        if self._proto is not None:
+            return self._proto.SerializeToString()
         if self._serialized is None:
             names = b"".join([_field(0x0A, c.name.encode("utf-8")) for c in self._columns])
             metadata = _field(0x0A, _field(0x0A, names))

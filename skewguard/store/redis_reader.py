@@ -10,20 +10,23 @@ per feature view its join keys and their types, the Redis key prefix
 (murmur3 of "<view>:<feature>", then "_ts:<view>") and the features' value types. Per
 request it builds the keys, sends every HMGET in one write on one connection and reads
 the replies, decodes the `Value` bytes as `OnlineResponse.to_dict` does, and runs each
-python-mode on-demand view through its own `transform_dict`, as Feast's
-`_augment_response_with_on_demand_transforms` does (same input columns, same output
-names, outputs encoded by Feast's `python_values_to_proto_values`).
+python-mode on-demand view's own transformation the way `transform_dict` and Feast's
+`_augment_response_with_on_demand_transforms` run it (`skewguard.store.fast_on_demand`:
+same input columns, same output names, outputs encoded by Feast's
+`python_values_to_proto_values`).
 
 Anything else goes to Feast's own `get_online_features`, with the reason logged once per
-feature service and reason: a store that is not a single Redis (Redis Cluster, Sentinel,
-the GLIDE client, other online stores), pandas or substrait on-demand views, views
-written to the online store or aggregating, request-source data, entity-less views,
-aliased join keys, versioned views, precomputed services, join key types other than
-INT64, INT32 and STRING, feature types that are not plain scalars or lists of them, Feast
-metrics or MLflow auto-logging switched on, `include_feature_view_version_metadata`, and
-entity rows it cannot take as they are (keys other than join keys, a value that is not
-exactly an int or str of the key's type, rows of differing keys, no rows). A registry
-cache past its TTL sends that request to Feast too, which refreshes it.
+feature service and reason: a Feast other than 0.67 (whose internals this follows); a
+store that is not a single Redis read by redis-py (Redis Cluster, Sentinel, the GLIDE
+client, other online stores); pandas or substrait on-demand views, views written to the
+online store or aggregating; request-source data; entity-less views, aliased join keys,
+versioned views, precomputed services; join key types other than INT64, INT32 and
+STRING; feature types that are not plain scalars or lists of them; Feast metrics or
+MLflow auto-logging switched on; `include_feature_view_version_metadata`; a list of
+feature references instead of a service; and entity rows it cannot take as they are
+(keys other than the views' join keys, a value that is not exactly an int or str of its
+key's type, rows naming different keys, no rows). A registry cache past its TTL sends
+that request to Feast too, which refreshes it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ _PLAIN_TYPES = {
     "DOUBLE_LIST", "FLOAT_LIST", "INT64_LIST", "INT32_LIST", "BOOL_LIST", "STRING_LIST",
     "BYTES_LIST", "UNIX_TIMESTAMP", "UNIX_TIMESTAMP_LIST",
 }  # fmt: skip
+FEAST_VERSION = "0.67."  # the Feast whose read path this one reproduces (tests/test_fast_read.py)
 _KEY_CODES = {"INT64": 4, "INT32": 3, "STRING": 2}  # feast.types.ValueType enum numbers
 _INT_RANGES = {"INT64": (-(2**63), 2**63), "INT32": (-(2**31), 2**31)}
 
@@ -113,11 +117,14 @@ def _load_feast() -> None:
 
 def _supported_store(store: FeatureStore) -> Any:
     """The redis-py client of the store's online store; raises Unsupported otherwise."""
+    import feast
     from feast.infra.online_stores.redis import RedisClient, RedisOnlineStoreConfig, RedisType
     from feast.infra.online_stores.redis import RedisOnlineStore as FeastRedis
 
     from skewguard.store.redis_online import RedisOnlineStore
 
+    if not feast.__version__.startswith(FEAST_VERSION):
+        raise Unsupported(f"Feast is {feast.__version__}; the fast path follows {FEAST_VERSION}")
     config = store.config.online_store
     if not isinstance(config, RedisOnlineStoreConfig):
         raise Unsupported(f"the online store is {getattr(config, 'type', config)!r}, not Redis")
@@ -284,6 +291,8 @@ class FastReader:
     ) -> Any:
         """A `FastResponse`, or Feast's `OnlineResponse` when the fast path cannot answer."""
         try:
+            if include_feature_view_version_metadata:
+                raise Unsupported("version metadata was asked for")
             return self.read(features, entity_rows, full_feature_names)
         except Unsupported as why:
             self._fall_back(features, str(why))
