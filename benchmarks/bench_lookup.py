@@ -6,7 +6,10 @@ Redis at $SKEWGUARD_REDIS (default 127.0.0.1:6379), three feature services:
 - plain:  customer_profile + product_stats (13 features), no on-demand view;
 - python: recommender_v1 as the repo defines it (the same 13 features plus the two of
           customer_product_fit, in python mode);
-- pandas: the same 15 features, customer_product_fit as it was before, in pandas mode.
+- pandas: the same 15 features, customer_product_fit as it was before, in pandas mode;
+- fast:   recommender_v1 through skewguard's fast read path (`FastReader`, what
+          `FeatureLogger(fast_read=True)` and `--fast-read` use): the same answer as
+          python's, read straight from Redis without Feast's SDK on the request path.
 
 Each for 1 and for 100 entity pairs per request. The benchmark builds its own repo copy
 in a temporary folder (generated data, its own Feast project, applied and materialized)
@@ -88,7 +91,12 @@ bench_pandas = FeatureService(
     features=[customer_profile, product_stats, customer_product_fit_pandas],
 )
 """
-VARIANTS = {"plain": "bench_plain", "python": "recommender_v1", "pandas": "bench_pandas"}
+VARIANTS = {
+    "plain": "bench_plain",
+    "python": "recommender_v1",
+    "pandas": "bench_pandas",
+    "fast": "recommender_v1",
+}
 ON_DEMAND = {"python": "customer_product_fit", "pandas": "customer_product_fit_pandas"}
 
 
@@ -120,8 +128,19 @@ def build_repo(folder: Path, customers: int, products: int) -> tuple[Any, Any]:
     return store, data
 
 
-def caller(store: Any, service: str, entities: int, customers: int, products: int) -> Any:
+def caller(
+    store: Any, service: str, entities: int, customers: int, products: int, fast: bool = False
+) -> Any:
     features = store.get_feature_service(service)
+    lookup = store.get_online_features
+    if fast:
+        from skewguard.store.redis_reader import FastReader
+
+        reader = FastReader(store)
+        reason = reader.supports(features, True)
+        if reason is not None:
+            raise SystemExit(f"the fast read path cannot serve {service}: {reason}")
+        lookup = reader.get_online_features
 
     def call(i: int) -> object:
         rows = [
@@ -131,17 +150,21 @@ def caller(store: Any, service: str, entities: int, customers: int, products: in
             }
             for k in range(entities)
         ]
-        return store.get_online_features(
-            features=features, entity_rows=rows, full_feature_names=True
-        )
+        return lookup(features=features, entity_rows=rows, full_feature_names=True)
 
     return call
 
 
 def check_same_values(calls: dict[str, Callable[[int], Any]]) -> None:
-    """The python and pandas views serve the same values (a benchmark of wrong code is moot)."""
+    """The python and pandas views serve the same values, and the fast path Feast's whole
+    answer (a benchmark of wrong code is moot)."""
+    from skewguard.store.fast_response import FastResponse
+
     for i in range(20):
-        python = calls["python"](i).to_dict()
+        feast, fast = calls["python"](i), calls["fast"](i)
+        if not isinstance(fast, FastResponse) or fast.proto != feast.proto:
+            raise SystemExit(f"the fast path and Feast answer request {i} differently")
+        python = feast.to_dict()
         pandas = calls["pandas"](i).to_dict()
         for feature in ("price_vs_aov", "category_match"):
             a = python[f"{ON_DEMAND['python']}__{feature}"]
@@ -320,7 +343,8 @@ def main() -> int:
         c, p = args.customers, args.products
         for entities, rounds in ((1, args.rounds), (100, args.batch_rounds)):
             calls = {
-                name: caller(store, service, entities, c, p) for name, service in VARIANTS.items()
+                name: caller(store, service, entities, c, p, fast=name == "fast")
+                for name, service in VARIANTS.items()
             }
             check_same_values(calls)
             if args.profile:

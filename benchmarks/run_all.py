@@ -297,15 +297,31 @@ ROWS = [
     ),  # fmt: skip
     Row(
         "ondemand_1",
-        "lookup with the on-demand view (python mode), 1 entity, in-process",
+        "lookup with the on-demand view, fast read path (`--fast-read`), 1 entity, in-process",
+        "lookup",
+        _lookup(1, "fast"),
+        _lookup(1, "plain"),
+        "Feast's plain lookup, no on-demand view",
+    ),  # fmt: skip
+    Row(
+        "ondemand_100",
+        "lookup with the on-demand view, fast read path (`--fast-read`), 100 entities",
+        "lookup",
+        _lookup(100, "fast"),
+        _lookup(100, "plain"),
+        "Feast's plain lookup, no on-demand view",
+    ),  # fmt: skip
+    Row(
+        "ondemand_feast_1",
+        "lookup with the on-demand view through Feast's SDK (python mode), 1 entity",
         "lookup",
         _lookup(1, "python"),
         _lookup(1, "plain"),
         "Feast's plain lookup, no on-demand view",
     ),  # fmt: skip
     Row(
-        "ondemand_100",
-        "lookup with the on-demand view (python mode), 100 entities",
+        "ondemand_feast_100",
+        "lookup with the on-demand view through Feast's SDK (python mode), 100 entities",
         "lookup",
         _lookup(100, "python"),
         _lookup(100, "plain"),

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="join keys of one entity row, e.g. customer_id=1,product_id=3 (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="print the response as JSON")
+    p.add_argument(
+        "--fast-read",
+        action="store_true",
+        help="read straight from Redis, bypassing Feast's SDK (the same answer; what it does "
+        "not support goes to Feast, said on stderr; docs/foundation.md)",
+    )
     p.set_defaults(run=run)
 
 
@@ -46,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             hint="e.g. --entity customer_id=1,product_id=3 --entity customer_id=2,product_id=5",
         )
     store = open_store(args.repo)
-    response = lookup(store, choose_feature_service(store, args.feature_service), args.entity)
+    service = choose_feature_service(store, args.feature_service)
+    response = lookup(store, service, args.entity, fast_read=args.fast_read)
     print(json.dumps(response, default=str) if args.json else feature_table(response))
     return 0

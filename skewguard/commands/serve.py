@@ -143,6 +143,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="answer 413 to requests with more entity rows (default: no limit)",
     )
+    ours.add_argument(
+        "--fast-read",
+        action="store_true",
+        help="look feature services up straight from Redis, bypassing Feast's SDK: the "
+        "same answer, faster; what it does not support goes to Feast, said once on stderr "
+        "(docs/foundation.md)",
+    )
     scoring = p.add_argument_group("scoring (skewguard)")
     scoring.add_argument(
         "--model",
@@ -201,10 +208,13 @@ def run(args: argparse.Namespace) -> int:
         ),
         registry_ttl_sec=args.registry_ttl_sec,
         freeze_gc=True,
+        fast_read=args.fast_read,
     )
     served = _add_model(app, store, args, log_options) if args.model else None
     layouts = app.state.serving_logs.layouts()  # a bad service or destination fails here
     print(f"skewguard serve: {options.url} ({options.workers} worker(s))", flush=True)
+    if args.fast_read:
+        print("  feature services read through the fast read path (--fast-read)", flush=True)
     for layout in layouts:
         print(f"  logs of {layout.service} -> {layout.folder}", flush=True)
     if not layouts:

@@ -14,6 +14,11 @@ nothing.
 
 The caller receives Feast's statuses unless it passes `corrected_statuses=True`; then
 the response carries the same statuses as the log (values and timestamps unchanged).
+
+`fast_read=True` reads through skewguard's fast read path
+(`skewguard.store.redis_reader.FastReader`): the same answer as Feast's, straight from
+Redis, as a `FastResponse` (Feast's `to_dict()` and `proto`), whose serialized proto goes
+to the log as it is. Lookups it does not support are Feast's, as without it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from skewguard.serving.encoding import LogEncoder, request_micros
 from skewguard.serving.layout import LogLayout, describe_log
 from skewguard.serving.statuses import correct_statuses
 from skewguard.serving.writer import ServingLogWriter, WriterConfig, WriterStats
+from skewguard.store.fast_response import FastResponse
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -73,7 +79,8 @@ class FeatureLogger:
     services' `LoggingConfig.sample_rate`; `seed` makes sampling repeatable; `clock`
     gives the request time when a call passes none; `log_root` sends each service's
     files to `<log_root>/<service>` instead of its declared destination; `only_services`
-    logs only the services named (the others are served as if they declared no logging).
+    logs only the services named (the others are served as if they declared no logging);
+    `fast_read` reads through the fast read path (module docstring).
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class FeatureLogger:
         clock: Callable[[], datetime] = _utc_now,
         log_root: str | Path | None = None,
         only_services: Sequence[str] | None = None,
+        fast_read: bool = False,
     ) -> None:
         if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
             raise ValueError("sample_rate must be within [0, 1]")
@@ -99,6 +107,11 @@ class FeatureLogger:
         self._services: dict[str, _ServiceLog] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._lookup: Callable[..., Any] = store.get_online_features
+        if fast_read:
+            from skewguard.store.redis_reader import FastReader
+
+            self._lookup = FastReader(store).get_online_features
 
     def get_online_features(
         self,
@@ -109,7 +122,7 @@ class FeatureLogger:
         request_time: datetime | None = None,
         request_id: str | None = None,
         corrected_statuses: bool = False,
-    ) -> OnlineResponse:
+    ) -> OnlineResponse | FastResponse:
         """`FeatureStore.get_online_features` for a feature service, logged.
 
         `entity_rows` is a list of dicts or a dict of lists (join keys plus request
@@ -121,7 +134,7 @@ class FeatureLogger:
         service_log = self._service_log(features)
         response = _call_feast(
             self.store,
-            self.store.get_online_features,
+            self._lookup,
             features=service_log.service,
             entity_rows=entity_rows,
             full_feature_names=full_feature_names,
@@ -140,7 +153,7 @@ class FeatureLogger:
     def record(
         self,
         features: FeatureService | str,
-        response: OnlineResponse,
+        response: OnlineResponse | FastResponse,
         entity_rows: EntityRows,
         *,
         full_feature_names: bool,
@@ -167,7 +180,7 @@ class FeatureLogger:
     def _record(
         self,
         service_log: _ServiceLog,
-        response: OnlineResponse,
+        response: OnlineResponse | FastResponse,
         entity_rows: EntityRows,
         *,
         full_feature_names: bool,
@@ -175,18 +188,22 @@ class FeatureLogger:
         request_id: str | None,
         corrected_statuses: bool,
     ) -> bool:
-        proto = response.proto
+        fast = isinstance(response, FastResponse)
         if corrected_statuses:
             by_name = service_log.full_names if full_feature_names else service_log.bare_names
-            correct_statuses(proto, by_name, request_time)
+            correct_statuses(response.proto, by_name, request_time)
         writer = service_log.writer
         if writer is None or not self._sampled(service_log.layout.sample_rate):
             return False
-        rows = len(proto.results[0].values) if proto.results else 0
+        if fast:
+            rows = response.rows
+        else:
+            proto = response.proto
+            rows = len(proto.results[0].values) if proto.results else 0
         if not rows:
             return False
         logged = (  # a LoggedResponse
-            proto.SerializeToString(),
+            response.serialized() if fast else response.proto.SerializeToString(),
             full_feature_names,
             request_micros(request_time),
             request_id or uuid.uuid4().hex,

@@ -11,6 +11,9 @@ The lookup, the logging and the conversion run in one worker thread (Feast's rou
 reads Redis on the event loop and converts in a second thread), so a request costs one
 thread hand-over.
 
+With `fast_read`, feature services are read through skewguard's fast read path, which
+answers what Feast answers (the body is built from its proto the same way).
+
 Three checks Feast does not make: entity ids that Feast would silently convert (`1.5` or
 `true` for an integer join key) are refused with 422 (`skewguard.serving.entity_values`);
 while Redis does not answer, lookups are refused at once with 503
@@ -55,8 +58,12 @@ def replace_online_features_route(
     logs: "ServingLogs",
     limits: RequestLimits,
     guard: "OnlineStoreGuard",
+    fast_read: bool = False,
 ) -> None:
-    """Replace Feast's `get-online-features` route in `app` with the logged one."""
+    """Replace Feast's `get-online-features` route in `app` with the logged one.
+
+    fast_read: look feature services up through skewguard's fast read path
+    (`skewguard.store.redis_reader.FastReader`: Feast's answer, straight from Redis)."""
     from fastapi import Depends, Request
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
@@ -79,13 +86,18 @@ def replace_online_features_route(
     metrics_config = getattr(getattr(store.config, "feature_server", None), "metrics", None)
     bins = getattr(metrics_config, "feature_count_bins", MetricsConfig().feature_count_bins)
     join_keys = JoinKeyTypes(store)
+    lookup = store.get_online_features
+    if fast_read:
+        from skewguard.store.redis_reader import FastReader
+
+        lookup = FastReader(store).get_online_features
 
     def serve(request: Any, features: Any, request_id: str, corrected: bool) -> Any:
         check_entity_values(request.entities, join_keys.of(features))
         guard.admit()
         started = logs.now()
         try:
-            response = store.get_online_features(
+            response = lookup(
                 features=features,
                 entity_rows=request.entities,
                 full_feature_names=request.full_feature_names,

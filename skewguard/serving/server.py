@@ -53,11 +53,13 @@ def create_app(
     limits: RequestLimits | None = None,
     registry_ttl_sec: int | None = None,
     freeze_gc: bool = False,
+    fast_read: bool = False,
 ) -> FastAPI:
     """Feast's feature-server app for `store`, with `get-online-features` logged.
 
     `freeze_gc` (for a server process, not a library caller): once started, move every
-    object alive to the collector's permanent generation (`gc.freeze`).
+    object alive to the collector's permanent generation (`gc.freeze`). `fast_read`: look
+    feature services up through the fast read path (`skewguard.store.redis_reader`).
     """
     from feast.constants import DEFAULT_FEATURE_SERVER_REGISTRY_TTL
     from feast.feature_server import get_app
@@ -68,7 +70,7 @@ def create_app(
     logs = ServingLogs(store, log_options or LogOptions())
     limits = limits or RequestLimits()
     guard = OnlineStoreGuard(_redis_target(store))
-    replace_online_features_route(app, store, logs, limits, guard)
+    replace_online_features_route(app, store, logs, limits, guard, fast_read=fast_read)
     replace_health_route(app, store, logs, guard)
     _add_serving_logs_route(app, logs)
 

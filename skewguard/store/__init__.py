@@ -18,4 +18,9 @@ encodes Feast's keys, field names and protobuf values for a whole batch with num
 (`feast_bytes`, `rowbytes`) and pipelines the writes (`resp`, `redis_writer`), keeping
 Feast's rule that a stored value is never replaced by an older or equal one. `cluster`
 runs the online store as a Redis Cluster (Feast's `redis_cluster` type).
+
+`redis_reader.FastReader` is the fast read path: a feature service's online lookup straight
+from Redis, answering what Feast's `get_online_features` answers (`fast_response`) with
+python-mode on-demand views run as Feast runs them (`fast_on_demand`), and Feast's own
+lookup for whatever it does not support.
 """

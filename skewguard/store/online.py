@@ -201,16 +201,27 @@ def materialize(
 
 
 def lookup(
-    store: FeatureStore, service_name: str, entity_rows: Sequence[Mapping[str, Any]]
+    store: FeatureStore,
+    service_name: str,
+    entity_rows: Sequence[Mapping[str, Any]],
+    *,
+    fast_read: bool = False,
 ) -> dict[str, list[Any]]:
-    """Online features of a feature service for the entity rows, keyed by full name."""
+    """Online features of a feature service for the entity rows, keyed by full name.
+
+    fast_read: through the fast read path (`redis_reader.FastReader`, the same answer)."""
     from skewguard.store.repo import get_feature_service
 
     service = get_feature_service(store, service_name)
+    read = store.get_online_features
+    if fast_read:
+        from skewguard.store.redis_reader import FastReader
+
+        read = FastReader(store).get_online_features
     response = _online_call(
         "read features",
         store,
-        store.get_online_features,
+        read,
         features=service,
         entity_rows=[dict(row) for row in entity_rows],
         full_feature_names=True,
