@@ -188,22 +188,22 @@ class FeatureLogger:
         request_id: str | None,
         corrected_statuses: bool,
     ) -> bool:
-        fast = isinstance(response, FastResponse)
         if corrected_statuses:
             by_name = service_log.full_names if full_feature_names else service_log.bare_names
             correct_statuses(response.proto, by_name, request_time)
         writer = service_log.writer
         if writer is None or not self._sampled(service_log.layout.sample_rate):
             return False
-        if fast:
-            rows = response.rows
+        if isinstance(response, FastResponse):
+            rows, serialized = response.rows, response.serialized
         else:
             proto = response.proto
             rows = len(proto.results[0].values) if proto.results else 0
+            serialized = proto.SerializeToString
         if not rows:
             return False
         logged = (  # a LoggedResponse
-            response.serialized() if fast else response.proto.SerializeToString(),
+            serialized(),
             full_feature_names,
             request_micros(request_time),
             request_id or uuid.uuid4().hex,

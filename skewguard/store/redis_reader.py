@@ -142,7 +142,7 @@ def _supported_store(store: FeatureStore) -> Any:
     mlflow = getattr(store.config, "mlflow", None)
     if mlflow is not None and getattr(mlflow, "auto_log", False):
         raise Unsupported("MLflow auto-logging of retrievals is on")
-    return online._get_client(config)
+    return online._get_client(config)  # type: ignore[attr-defined]
 
 
 def _plan(store: FeatureStore, service: FeatureService, full_names: bool) -> _Plan:
