@@ -30,7 +30,7 @@ MOMENT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def log_rows(logger: FeatureLogger) -> list[dict[str, Any]]:
-    assert logger.flush()
+    assert logger.flush(timeout=120)  # the first flush starts the writer process
     folder = logger.layout(SERVICE).folder
     assert folder is not None
     rows = ds.dataset(folder).to_table().to_pylist()
