@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from skewguard.demo.datagen import GeneratorConfig
 from skewguard.demo.scenarios import SCENARIOS, Scenario, ScenarioSpec
+from skewguard.errors import SkewguardError
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -34,6 +35,7 @@ __all__ = ["DemoConfig", "DemoResult", "run_demo", "load_scenario_online", "SERV
 
 SERVICE = "recommender_v1"
 SERVING_WINDOW = timedelta(minutes=30)  # shoppers browse during the first half hour after E
+FLUSH_TIMEOUT_S = 600.0  # the demo's wait for its serving log on disk
 RECENT_MIX = timedelta(days=7)  # traffic follows the customer/product mix of the last week
 
 
@@ -229,7 +231,16 @@ def _serve_traffic(
     label = f"serve {len(plan)} shopper requests, logging every served feature"
     with _step(label, timings, say):
         result = run_in_process(logger, plan, SERVICE)
-        logger.flush()
+        # The first flush also starts the writer process: on a busy machine that alone can
+        # take longer than a serving flush is allowed to; the demo waits, then says so.
+        if not logger.flush(timeout=FLUSH_TIMEOUT_S):
+            pending = logger.stats()[SERVICE].pending
+            raise SkewguardError(
+                f"the serving log writer did not finish in {FLUSH_TIMEOUT_S:.0f} s "
+                f"({pending:,} rows still pending)",
+                where=str(logger.layout(SERVICE).folder),
+                hint="the machine may be overloaded; run the demo again",
+            )
     stats = logger.stats()[SERVICE]
     folder = logger.layout(SERVICE).folder
     assert folder is not None
