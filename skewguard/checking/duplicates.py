@@ -135,9 +135,15 @@ def _column_keys(column: pa.Array) -> np.ndarray:
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
         wide = column.cast(pa.float64() if pa.types.is_floating(arrow_type) else pa.int64())
         return _column_keys(wide)
-    if pa.types.is_string(arrow_type) or pa.types.is_binary(arrow_type):
-        return _with_nulls(_bytes_keys(column.cast(pa.large_binary())), column)
-    if pa.types.is_large_string(arrow_type) or pa.types.is_large_binary(arrow_type):
+    if any(
+        is_bytes(arrow_type)
+        for is_bytes in (
+            pa.types.is_string,
+            pa.types.is_binary,
+            pa.types.is_large_string,
+            pa.types.is_large_binary,
+        )
+    ):
         return _with_nulls(_bytes_keys(column.cast(pa.large_binary())), column)
     return _row_hashes(pa.record_batch([column], names=["v"]))  # lists, structs, dates...
 

@@ -58,6 +58,28 @@ def no_match(check: CheckName, p: float | None, n_t: int, n_s: int) -> Measureme
     return Measurement(check=check, value=0.0, p_value=p, n_training=n_t, n_serving=n_s)
 
 
+def matched(
+    check: CheckName,
+    t: NumericProfile,
+    s: NumericProfile,
+    p: float | None,
+    cause: str,
+    params: dict[str, float | int | None],
+    detail: str | None = None,
+) -> Measurement:
+    """A scale signature that explains every serving value: value 1, judged on finite sizes."""
+    return Measurement(
+        check=check,
+        value=1.0,
+        p_value=p,
+        n_training=t.finite,
+        n_serving=s.finite,
+        cause=cause,
+        params=params,
+        detail=detail,
+    )
+
+
 def old_profile(check: CheckName) -> Measurement:
     return Measurement(
         check=check,
@@ -142,14 +164,13 @@ def unit_change(
         return no_match(CheckName.UNIT_CHANGE, p, *sizes)
     residual, a, b, name, ratio = best
     fit = f"; fitted factor {ratio:.4g} over {int(usable.sum())} quantiles" if ratio else ""
-    return Measurement(
-        check=CheckName.UNIT_CHANGE,
-        value=1.0,
-        p_value=p,
-        n_training=t.finite,
-        n_serving=s.finite,
-        cause=f"served = training {name}{fit}",
-        params={"factor": a, "offset": b, "fitted": ratio, "residual_ks": residual},
+    return matched(
+        CheckName.UNIT_CHANGE,
+        t,
+        s,
+        p,
+        f"served = training {name}{fit}",
+        {"factor": a, "offset": b, "fitted": ratio, "residual_ks": residual},
         detail=f"KS {moved:.3g} before, {residual:.3g} with the factor undone",
     )
 
@@ -206,14 +227,13 @@ def _hour_of_day(t: NumericProfile, s: NumericProfile, p: float | None) -> Measu
     if best == 0 or gaps[best] > 0.5 * gaps[0] or gaps[0] < 0.1:
         return None
     hours = best if best <= 12 else best - 24
-    return Measurement(
-        check=CheckName.TIME_OFFSET,
-        value=1.0,
-        p_value=p,
-        n_training=t.finite,
-        n_serving=s.finite,
-        cause=f"hour of day served {hours:+d} h from training's (a time zone or UTC conversion)",
-        params={"hours": hours, "l1_rotated": gaps[best], "l1_as_is": gaps[0]},
+    return matched(
+        CheckName.TIME_OFFSET,
+        t,
+        s,
+        p,
+        f"hour of day served {hours:+d} h from training's (a time zone or UTC conversion)",
+        {"hours": hours, "l1_rotated": gaps[best], "l1_as_is": gaps[0]},
     )
 
 
@@ -249,15 +269,13 @@ def time_offset(
     residual = _residual(t, s, 1.0, hours * hour)
     if residual > max(cfg.max_residual, _EXPLAINED * moved):
         return no_match(CheckName.TIME_OFFSET, p, *sizes)
-    return Measurement(
-        check=CheckName.TIME_OFFSET,
-        value=1.0,
-        p_value=p,
-        n_training=t.finite,
-        n_serving=s.finite,
-        cause=f"served = training {hours:+d} h (a time zone or UTC conversion); "
-        f"fitted {shift:+.3f} h",
-        params={"hours": hours, "fitted_hours": shift, "residual_ks": residual},
+    return matched(
+        CheckName.TIME_OFFSET,
+        t,
+        s,
+        p,
+        f"served = training {hours:+d} h (a time zone or UTC conversion); fitted {shift:+.3f} h",
+        {"hours": hours, "fitted_hours": shift, "residual_ks": residual},
     )
 
 
@@ -285,18 +303,22 @@ def _duration_offset(
     spread = t.std if np.isfinite(t.std) else 0.0
     noise_hours = 1.25 * spread * np.sqrt(1 / sizes[0] + 1 / sizes[1]) / hour
     whole = round(hours)
+    named = bool(whole) and abs(hours - whole) <= 0.25 and noise_hours <= 0.1
     said = (
         f"{whole:+d} h (a time zone or clock offset in the serving computation)"
-        if whole and abs(hours - whole) <= 0.25 and noise_hours <= 0.1
+        if named
         else f"about {hours:+.1f} h (± {2 * noise_hours:.1f} h: a clock, time-zone or "
         "reference-time offset in the serving computation)"
     )
-    return Measurement(
-        check=CheckName.TIME_OFFSET,
-        value=1.0,
-        p_value=p,
-        n_training=t.finite,
-        n_serving=s.finite,
-        cause=f"served = training {said}; every quantile moved alike",
-        params={"hours": hours, "fitted_hours": hours, "residual_ks": residual},
+    return matched(
+        CheckName.TIME_OFFSET,
+        t,
+        s,
+        p,
+        f"served = training {said}; every quantile moved alike",
+        {
+            "hours": whole if named else round(hours, 1),
+            "fitted_hours": hours,
+            "residual_ks": residual,
+        },
     )
