@@ -32,10 +32,10 @@ NO_FEAST = {"checking", "report", "foundation"}
 CHECKING_FLOW = [
     "manifest_schema",
     "log_columns",
+    "values",
     "reading",
     "duplicates",
     "specs",
-    "values",
     "profile",
     "profile_schema",
     "freezing",

@@ -50,7 +50,7 @@ from skewguard.checking.specs import (
     element_kind,
     kind_of,
 )
-from skewguard.checking.values import Sampler, as_float, decode, kll_stride, strings
+from skewguard.checking.values import Sampler, as_float, as_numpy, decode, kll_stride, strings
 from skewguard.errors import InputError
 from skewguard.logschema import FieldStatus
 
@@ -181,9 +181,9 @@ class _CategoricalCounter:
             return
         vc = pc.value_counts(values)
         uniques = vc.field("values").cast(pa.string())
-        counts = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+        counts = as_numpy(vc.field("counts")).astype(np.int64)
         index = pc.index_in(uniques, value_set=self.vocab)
-        idx = index.fill_null(len(self.vocab)).to_numpy(zero_copy_only=False)
+        idx = as_numpy(index.fill_null(len(self.vocab)))
         self.counts += np.bincount(idx, weights=counts, minlength=self.counts.size).astype(np.int64)
         for value, n in zip(uniques.to_pylist(), counts.tolist(), strict=True):
             self.frequent.update(value, n)
@@ -291,7 +291,7 @@ def profile_batches(
         for name, counter in counters.items():
             counter.update(decode(batch.column(name)))
         for name, column in statuses.items():
-            codes = batch.column(column).drop_null().to_numpy(zero_copy_only=False)
+            codes = as_numpy(decode(batch.column(column)).drop_null())
             found = [int(np.count_nonzero(codes == status)) for status in FieldStatus]
             # Codes outside FieldStatus count as INVALID rather than disappear.
             found[FieldStatus.INVALID] += codes.size - sum(found)

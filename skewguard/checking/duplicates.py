@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from skewguard.checking.values import as_numpy, value_buffer
 from skewguard.logschema import (
     LOG_DATE,
     LOG_TIMESTAMP,
@@ -80,6 +81,9 @@ def find_duplicates(source: ParquetSource) -> Duplicates:
     if not columns:
         return Duplicates(source.rows, 0, 0, None)
     keys = _row_keys(source, columns)
+    # The read buffers stay cached in Arrow's allocator otherwise, held by this process
+    # for the rest of the check while the profiling workers read the data again.
+    pa.default_memory_pool().release_unused()
     rows = keys.size
     ordered = np.sort(keys)  # an unstable sort: the usual answer, "none", costs only this
     if not np.any(ordered[1:] == ordered[:-1]):
@@ -120,14 +124,15 @@ def _column_keys(column: pa.Array) -> np.ndarray:
         column = column.cast(arrow_type.value_type)
         arrow_type = column.type
     if pa.types.is_boolean(arrow_type):
-        values = column.cast(pa.uint8()).fill_null(2)
-        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+        bits = value_buffer(column.cast(pa.uint8())).astype(np.uint64)
+        return _with_nulls(bits, column)
     if (
         pa.types.is_integer(arrow_type)
         or pa.types.is_floating(arrow_type)
         or pa.types.is_temporal(arrow_type)
     ) and arrow_type.bit_width == 64:
-        raw = np.ascontiguousarray(column.fill_null(0).to_numpy(zero_copy_only=False))
+        numbers = column.cast(pa.int64()) if pa.types.is_temporal(arrow_type) else column
+        raw = value_buffer(numbers)  # the values under nulls are replaced below
         if raw.dtype.kind == "f":
             raw = raw + 0.0  # -0.0 becomes 0.0: equal values, equal keys
         keys = raw.view(np.uint64).copy()
@@ -179,7 +184,7 @@ def _bytes_keys(column: pa.Array) -> np.ndarray:
 
 def _with_nulls(keys: np.ndarray, column: pa.Array) -> np.ndarray:
     if column.null_count:
-        nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        nulls = as_numpy(column.is_null().cast(pa.uint8())).astype(bool)
         keys[nulls] = np.uint64(0x6E756C6C6E756C6C)  # one key for every null
     return keys
 
