@@ -263,7 +263,7 @@ def run_size(
     serving_dir = root / f"serving-{n}"
     out: dict[str, Any] = {"rows": n, "cases": [], "clean": {}, "power": {}}
 
-    for i, case in enumerate(suite.CASES):
+    for i, case in enumerate([] if args.no_cases else suite.CASES):
         table = suite.build_case(case, n, seed=args.seed + 1000 + i)
         sg_result = sg.run(snapshot, write_serving(serving_dir, table))
         row = {
@@ -289,12 +289,12 @@ def run_size(
     verdicts: dict[str, int] = {}
     sg_seconds: list[float] = []
     ev_clean = {"runs": 0, "alarms": 0, "errors": 0, "seconds": []}
-    for r in range(clean_runs):
+    for r in range(args.clean_from, args.clean_from + clean_runs):
         table = suite.build_case(suite.CLEAN, n, seed=args.seed + 10_000 + r)
         result = sg_repeated.run(snapshot, write_serving(serving_dir, table))
         verdicts[result["verdict"]] = verdicts.get(result["verdict"], 0) + 1
         sg_seconds.append(result["seconds"])
-        if with_ev and r < args.evidently_resamples:
+        if with_ev and r - args.clean_from < args.evidently_resamples:
             e = ev.run(training, table)
             ev_clean["runs"] += 1
             ev_clean["errors"] += "error" in e
@@ -308,6 +308,8 @@ def run_size(
             "false_alarms": alarms,
             "upper_95": upper_bound(alarms, clean_runs),
             "median_seconds": statistics.median(sg_seconds),
+            "seconds": [round(x, 3) for x in sg_seconds],
+            "first_resample": args.clean_from,
         },
     }
     if with_ev and ev_clean["runs"]:
@@ -417,6 +419,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--clean-resamples", type=int, default=200)
     p.add_argument("--large-clean-resamples", type=int, default=50, help="at >= 1M rows")
+    p.add_argument(
+        "--clean-from",
+        type=int,
+        default=0,
+        help="index of the first clean resample (its seed): several processes can share "
+        "one size's resamples, then --combine adds them up",
+    )
+    p.add_argument("--no-cases", action="store_true", help="skip the defect and drift cases")
     p.add_argument("--power-reps", type=int, default=20)
     p.add_argument("--large-power-reps", type=int, default=20, help="at >= 1M rows")
     p.add_argument("--power-max-rows", type=int, default=1_000_000)
@@ -461,9 +471,50 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     result["finished"] = max(r.get("finished", "") for r in runs)
     result["load_average_end"] = max((r.get("load_average_end") for r in runs), default=None)
     result["load_average_start"] = max(r["load_average_start"] for r in runs)
-    result["sizes"] = sorted((s for r in runs for s in r["sizes"]), key=lambda s: s["rows"])
+    by_rows: dict[int, list[dict[str, Any]]] = {}
+    for run in runs:
+        for size in run["sizes"]:
+            by_rows.setdefault(size["rows"], []).append(size)
+    result["sizes"] = [_merge_size(parts) for _, parts in sorted(by_rows.items())]
     result["settings"] = [r["settings"] for r in runs]
     return result
+
+
+def _merge_size(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One size measured by several runs: the cases and power of whichever ran them, the
+    clean resamples added up (runs that shared them used distinct --clean-from)."""
+    if len(parts) == 1:
+        return parts[0]
+    firsts = [p["clean"]["skewguard"].get("first_resample") for p in parts if p.get("clean")]
+    if len(set(firsts)) != len(firsts) or None in firsts:
+        raise SystemExit(
+            f"{parts[0]['rows']:,} rows: several runs without distinct --clean-from; "
+            "their clean resamples would repeat"
+        )
+    merged = dict(parts[0])
+    merged["cases"] = [case for p in parts for case in p.get("cases", [])]
+    merged["power"] = next((p["power"] for p in parts if p.get("power")), {})
+    cleans = [p["clean"]["skewguard"] for p in parts if p.get("clean")]
+    verdicts: dict[str, int] = {}
+    for clean in cleans:
+        for verdict, count in clean["verdicts"].items():
+            verdicts[verdict] = verdicts.get(verdict, 0) + count
+    runs = sum(c["runs"] for c in cleans)
+    alarms = sum(c["false_alarms"] for c in cleans)
+    seconds = [x for c in cleans for x in c["seconds"]]
+    merged["clean"] = {
+        **{k: v for p in parts for k, v in p.get("clean", {}).items() if k != "skewguard"},
+        "skewguard": {
+            "runs": runs,
+            "verdicts": verdicts,
+            "false_alarms": alarms,
+            "upper_95": upper_bound(alarms, runs),
+            "median_seconds": statistics.median(seconds),
+            "seconds": seconds,
+            "first_resample": min(firsts),
+        },
+    }
+    return merged
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
