@@ -52,9 +52,9 @@ def _summary(size: dict[str, Any]) -> list[str]:
         f"| {sum(_sg_ok(c)[0] for c in drifts)}/{len(drifts)} "
         f"| {sum(_sg_ok(c)[1] for c in defects + drifts)}/{len(defects + drifts)} "
         f"| {clean_text} "
-        f"| {sg_time[len(sg_time) // 2]:.2f} s |"
+        f"| {f'{sg_time[len(sg_time) // 2]:.2f} s' if sg_time else '-'} |"
     ]
-    if all("evidently" in c for c in cases):
+    if cases and all("evidently" in c for c in cases):
         caught = [c for c in cases if c["evidently"].get("drifted_columns", 0) > 0]
         errors = sum("error" in c["evidently"] for c in cases)
         ev_time = sorted(c["evidently"]["seconds"] for c in cases)
@@ -97,10 +97,14 @@ def _cause(row: dict[str, Any]) -> str:
 def _cases(sizes: list[dict[str, Any]]) -> list[str]:
     head = "| case | expected | " + " | ".join(_size(s["rows"]) for s in sizes) + " |"
     lines = [head, "| --- | --- |" + " --- |" * len(sizes)]
-    names = [c["case"] for c in sizes[0]["cases"]]
+    with_cases = [s for s in sizes if s["cases"]]  # a run may share out clean resamples only
+    names = [c["case"] for c in with_cases[0]["cases"]] if with_cases else []
     for i, name in enumerate(names):
         cells = []
         for s in sizes:
+            if not s["cases"]:
+                cells.append("-")
+                continue
             row = s["cases"][i]
             verdict = row["skewguard"]["verdict"]
             mark = "✅" if verdict == row["expected"] else ("⚠️" if verdict in CAUGHT else "❌")
@@ -109,7 +113,8 @@ def _cases(sizes: list[dict[str, Any]]) -> list[str]:
             if ev is not None:
                 ev_text = " / E: err" if "error" in ev else f" / E: {ev['drifted_columns']}"
             cells.append(f"{mark} {verdict}{ev_text}")
-        lines.append(f"| {name} | {sizes[0]['cases'][i]['expected']} | " + " | ".join(cells) + " |")
+        expected = with_cases[0]["cases"][i]["expected"]
+        lines.append(f"| {name} | {expected} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -210,8 +215,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         "| case | what | cause reported |",
         "| --- | --- | --- |",
     ]
+    largest = [s for s in sizes if s["cases"]][-1:]
     for i, case in enumerate(result["cases"]):
-        out.append(f"| {case['case']} | {case['what']} | {_cause(sizes[-1]['cases'][i])} |")
+        cause = _cause(largest[0]["cases"][i]) if largest else "-"
+        out.append(f"| {case['case']} | {case['what']} | {cause} |")
     out += [
         "",
         "## Power and false-alarm rate",

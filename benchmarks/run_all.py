@@ -179,6 +179,8 @@ def run_detection(quick: bool, logs: Path, scratch: Path) -> Outcome:
     shown = " ".join(["python", "benchmarks/bench_detection.py", *argv[2:]])
     if out is not None:
         argv += ["--json", str(out)]
+    if quick and "--markdown" in usage:  # a smoke test must not replace the real report
+        argv += ["--markdown", str(scratch / "detection.md")]
     return _run("detection", argv, shown, out, logs)
 
 

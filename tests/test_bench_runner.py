@@ -23,11 +23,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(1800)]
 
 def test_quick_run_writes_every_row(tmp_path: Path, redis_connection: object) -> None:
     md, doc_json = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
+    report = BENCHMARKS.parent / "docs" / "detection_benchmark.md"
+    before = report.read_bytes() if report.exists() else None
     code = run_all.main(
         ["--quick", "--md", str(md), "--json", str(doc_json), "--logs", str(tmp_path / "logs")]
     )
     logs = {p.name: p.read_text()[-1500:] for p in (tmp_path / "logs").glob("*.log")}
     assert code == 0, logs
+    # the smoke test's tiny figures must not replace the detection benchmark's report
+    assert (report.read_bytes() if report.exists() else None) == before
     doc = json.loads(doc_json.read_text())
     text = md.read_text()
     assert doc["quick"] is True and "Quick mode" in text
