@@ -185,9 +185,25 @@ def test_an_encoder_that_cannot_be_pickled_is_refused_at_once(tmp_path: Path) ->
         assert writer.stats().written == 1
 
 
+def _wait_until_dead(pid: int) -> None:
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still runs 10 s after SIGKILL")
+
+
+@pytest.mark.parametrize("dead_before_the_batch", [False, True])
 def test_a_killed_writer_process_is_replaced_and_its_batch_written_again(
-    tmp_path: Path,
+    tmp_path: Path, dead_before_the_batch: bool
 ) -> None:
+    # Either the next batch meets the dying process, or the process is already gone
+    # when the batch is sent: both are recorded once, and the batch is written.
     config = WriterConfig(flush_rows=1_000_000, flush_interval=60.0, handle_sigterm=False)
     with ServingLogWriter(tmp_path, encode, config) as writer:
         writer.submit((1, DAY), 1)
@@ -195,6 +211,8 @@ def test_a_killed_writer_process_is_replaced_and_its_batch_written_again(
         pid = writer.writer_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
+        if dead_before_the_batch:
+            _wait_until_dead(pid)
         writer.submit((2, DAY), 1)
         writer.flush()  # the batch meets a dead process: a new one writes it, nothing lost
         after = writer.stats()

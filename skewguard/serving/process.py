@@ -129,6 +129,9 @@ class ProcessSink:
             result.fail(rows, err)
             return result
         try:
+            if self._process is not None and self._process.poll() is not None:
+                # Died between batches: on record like a death under a batch, then replaced.
+                raise EOFError(_exit_reason(self._process))
             self.start()
             process = self._process
             assert process is not None and process.stdin and process.stdout
