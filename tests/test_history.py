@@ -141,6 +141,11 @@ def test_a_check_report_of_a_watched_window_carries_its_history(
     code = main([*args, "--html", str(tmp_path / "never.html"), "--history", str(missing)])
     assert code == 2 and not (tmp_path / "never.html").exists()
     assert "no watch state file for --history" in capsys.readouterr().err
+    # The History section lives in the HTML report: asking for it without one is refused.
+    state = str(state_path_default(logs))
+    assert main([*args, "--json", str(tmp_path / "never.json"), "--history", state]) == 2
+    assert not (tmp_path / "never.json").exists()
+    assert "feed the HTML report" in capsys.readouterr().err
 
 
 def test_a_check_outside_any_watched_folder_has_no_history(

@@ -306,6 +306,13 @@ def _history_state(args: argparse.Namespace) -> Path | None:
     given = getattr(args, "history", None)
     if getattr(args, "no_history", False):
         return None
+    asked = given is not None or getattr(args, "history_performance", [])
+    if asked and getattr(args, "html", None) is None:
+        raise InputError(
+            "--history and --history-performance feed the HTML report, and none is written",
+            where="--history" if given is not None else "--history-performance",
+            hint="add --html FILE, or leave them out",
+        )
     if given is not None:
         state = state_path_default(given) if given.is_dir() else given
         if not state.exists():
