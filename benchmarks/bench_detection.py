@@ -301,8 +301,9 @@ def run_size(
             ev_clean["alarms"] += bool(evidently_caught(e))
             ev_clean["seconds"].append(e["seconds"])
     alarms = sum(v for k, v in verdicts.items() if k in CAUGHT)
-    out["clean"] = {
-        "skewguard": {
+    out["clean"] = {}  # none asked (a run that measures power only): --combine adds others'
+    if clean_runs:
+        out["clean"]["skewguard"] = {
             "runs": clean_runs,
             "verdicts": verdicts,
             "false_alarms": alarms,
@@ -310,8 +311,7 @@ def run_size(
             "median_seconds": statistics.median(sg_seconds),
             "seconds": [round(x, 3) for x in sg_seconds],
             "first_resample": args.clean_from,
-        },
-    }
+        }
     if with_ev and ev_clean["runs"]:
         out["clean"]["evidently"] = {
             "runs": ev_clean["runs"],
@@ -485,7 +485,8 @@ def _merge_size(parts: list[dict[str, Any]]) -> dict[str, Any]:
     clean resamples added up (runs that shared them used distinct --clean-from)."""
     if len(parts) == 1:
         return parts[0]
-    firsts = [p["clean"]["skewguard"].get("first_resample") for p in parts if p.get("clean")]
+    cleans = [p["clean"]["skewguard"] for p in parts if "skewguard" in p.get("clean", {})]
+    firsts = [clean.get("first_resample") for clean in cleans]
     if len(set(firsts)) != len(firsts) or None in firsts:
         raise SystemExit(
             f"{parts[0]['rows']:,} rows: several runs without distinct --clean-from; "
@@ -494,7 +495,6 @@ def _merge_size(parts: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(parts[0])
     merged["cases"] = [case for p in parts for case in p.get("cases", [])]
     merged["power"] = next((p["power"] for p in parts if p.get("power")), {})
-    cleans = [p["clean"]["skewguard"] for p in parts if p.get("clean")]
     verdicts: dict[str, int] = {}
     for clean in cleans:
         for verdict, count in clean["verdicts"].items():

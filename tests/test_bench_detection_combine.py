@@ -56,9 +56,11 @@ def test_runs_that_split_one_sizes_resamples_add_up(tmp_path: Path) -> None:
         _size(10_000_000, 0, {"pass": 2, "warn": 1}, cases=[case]),
         command="a",
     )
-    b = _run(tmp_path / "b.json", _size(10_000_000, 3, {"pass": 3, "retrain": 1}, power=power))
+    b = _run(tmp_path / "b.json", _size(10_000_000, 3, {"pass": 3, "retrain": 1}))
+    # a run that measured power only: no clean resamples of its own
+    p = _run(tmp_path / "p.json", {**_size(10_000_000, None, {}), "clean": {}, "power": power})
 
-    result = bench_detection.combine([a, b])
+    result = bench_detection.combine([a, b, p])
 
     assert [s["rows"] for s in result["sizes"]] == [1000, 10_000_000]
     large = result["sizes"][1]
@@ -70,7 +72,7 @@ def test_runs_that_split_one_sizes_resamples_add_up(tmp_path: Path) -> None:
     assert clean["median_seconds"] == 2.0  # of 1, 2, 3, 1, 2, 3, 4
     assert large["cases"] == [case]
     assert large["power"] == power
-    assert result["command"] == "a && run"
+    assert result["command"] == "a && run && run"
 
 
 def test_runs_that_repeat_the_same_resamples_are_refused(tmp_path: Path) -> None:
