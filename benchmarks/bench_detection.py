@@ -466,7 +466,8 @@ def combine(paths: list[Path]) -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in paths]
     result = dict(runs[0])
     result["command"] = " && ".join(r["command"] for r in runs)
-    result["commit"] = ", ".join(sorted({r["commit"] for r in runs}))
+    # a run may itself be a combination: its commits and settings are already lists
+    result["commit"] = ", ".join(sorted({c for r in runs for c in r["commit"].split(", ")}))
     result["started"] = min(r["started"] for r in runs)
     result["finished"] = max(r.get("finished", "") for r in runs)
     result["load_average_end"] = max((r.get("load_average_end") for r in runs), default=None)
@@ -476,7 +477,11 @@ def combine(paths: list[Path]) -> dict[str, Any]:
         for size in run["sizes"]:
             by_rows.setdefault(size["rows"], []).append(size)
     result["sizes"] = [_merge_size(parts) for _, parts in sorted(by_rows.items())]
-    result["settings"] = [r["settings"] for r in runs]
+    result["settings"] = [
+        s
+        for r in runs
+        for s in (r["settings"] if isinstance(r["settings"], list) else [r["settings"]])
+    ]
     return result
 
 

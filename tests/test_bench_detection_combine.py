@@ -74,6 +74,15 @@ def test_runs_that_split_one_sizes_resamples_add_up(tmp_path: Path) -> None:
     assert large["power"] == power
     assert result["command"] == "a && run && run"
 
+    # a combination combines again: its commits and settings stay flat lists
+    combined = _run(tmp_path / "ab.json")
+    combined.write_text(json.dumps({**result, "commit": "abc1234, def5678"}))
+    again = bench_detection.combine(
+        [combined, _run(tmp_path / "c.json", _size(100, 0, {"pass": 1}))]
+    )
+    assert again["commit"] == "abc1234, def5678"
+    assert again["settings"] == [{}, {}, {}, {}]
+
 
 def test_runs_that_repeat_the_same_resamples_are_refused(tmp_path: Path) -> None:
     a = _run(tmp_path / "a.json", _size(1000, 0, {"pass": 3}))
